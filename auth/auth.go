@@ -1,0 +1,834 @@
+// Package auth is the heart of mfad: the login state machine (password, then
+// the second factors owed), sessions, and the MFA operations of users and
+// admins. It composes the store, the TOTP checker, the sealing of secrets and
+// the hashing pool; it knows nothing of HTTP.
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/mfad/mfad"
+	"github.com/mfad/mfad/passhash"
+	"github.com/mfad/mfad/seal"
+	"github.com/mfad/mfad/totp"
+)
+
+// Config holds the policies of the service. Zero fields take the defaults of
+// DefaultConfig.
+type Config struct {
+	Issuer          string        // shown in authenticator apps
+	IdleTimeout     time.Duration // full sessions end after this long without a request
+	MaxLifetime     time.Duration // full sessions end this long after login at most
+	LimitedLifetime time.Duration // limited sessions live this long
+	PendingLifetime time.Duration // an unconfirmed TOTP secret lives this long
+	MaxCodeFailures int           // wrong codes that close a limited session
+	EmailThrottle   mfad.Throttle // failed attempts per email
+	AddrThrottle    mfad.Throttle // failed password logins per client address
+	MaxPasswordLen  int           // longer passwords are refused before hashing (bytes)
+	Now             func() time.Time
+}
+
+// DefaultConfig returns the defaults of CONTRACT.md.
+func DefaultConfig() Config {
+	return Config{
+		Issuer:          "mfad",
+		IdleTimeout:     15 * time.Minute,
+		MaxLifetime:     12 * time.Hour,
+		LimitedLifetime: 5 * time.Minute,
+		PendingLifetime: 10 * time.Minute,
+		MaxCodeFailures: 5,
+		EmailThrottle:   mfad.Throttle{Limit: 5, Window: 15 * time.Minute, Lock: 15 * time.Minute},
+		AddrThrottle:    mfad.Throttle{Limit: 30, Window: time.Minute, Lock: time.Minute},
+		MaxPasswordLen:  1024,
+		Now:             time.Now,
+	}
+}
+
+func (c *Config) fill() {
+	d := DefaultConfig()
+	if c.Issuer == "" {
+		c.Issuer = d.Issuer
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = d.IdleTimeout
+	}
+	if c.MaxLifetime <= 0 {
+		c.MaxLifetime = d.MaxLifetime
+	}
+	if c.LimitedLifetime <= 0 {
+		c.LimitedLifetime = d.LimitedLifetime
+	}
+	if c.PendingLifetime <= 0 {
+		c.PendingLifetime = d.PendingLifetime
+	}
+	if c.MaxCodeFailures <= 0 {
+		c.MaxCodeFailures = d.MaxCodeFailures
+	}
+	if c.EmailThrottle.Limit <= 0 {
+		c.EmailThrottle = d.EmailThrottle
+	}
+	if c.AddrThrottle.Limit <= 0 {
+		c.AddrThrottle = d.AddrThrottle
+	}
+	if c.MaxPasswordLen <= 0 {
+		c.MaxPasswordLen = d.MaxPasswordLen
+	}
+	if c.Now == nil {
+		c.Now = d.Now
+	}
+}
+
+// Service implements the MFA flows on a store.
+type Service struct {
+	store  mfad.Store
+	box    *seal.Box
+	hasher *passhash.Hasher
+	cfg    Config
+}
+
+// New returns a Service.
+func New(store mfad.Store, box *seal.Box, hasher *passhash.Hasher, cfg Config) *Service {
+	cfg.fill()
+	return &Service{store: store, box: box, hasher: hasher, cfg: cfg}
+}
+
+// Config returns the effective configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// ---- logging
+
+type logKey struct{}
+
+// WithLogger returns a context whose audit events go to l (the HTTP layer
+// adds the request id).
+func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, logKey{}, l)
+}
+
+func logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(logKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+// audit records a security event. It never receives a secret.
+func audit(ctx context.Context, level slog.Level, event string, attrs ...any) {
+	logger(ctx).Log(ctx, level, "audit", append([]any{"event", event}, attrs...)...)
+}
+
+// ---- errors
+
+var (
+	errUnauthenticated = mfad.Errorf(mfad.CodeUnauthenticated, "missing, unknown, closed or expired session")
+	errBadCredentials  = mfad.Errorf(mfad.CodeBadCredentials, "wrong email or password")
+	errFactorRequired  = mfad.Errorf(mfad.CodeFactorRequired, "a second factor is required: finish the login with POST /session/login")
+	errForbidden       = mfad.Errorf(mfad.CodeForbidden, "admin rights required")
+	errBusy            = &mfad.Error{Code: mfad.CodeBusy, Msg: "server busy, try again shortly", RetryAfter: time.Second}
+	errUnknownIDs      = mfad.Errorf(mfad.CodeUnknownUsers, "one or more ids are not users of your account; nothing was changed")
+)
+
+func tooMany(retry time.Duration) error {
+	return &mfad.Error{Code: mfad.CodeTooManyAttempts, Msg: "too many failed attempts, try again later", RetryAfter: retry}
+}
+
+func wrongCode(closed bool) error {
+	if closed {
+		return mfad.Errorf(mfad.CodeWrongCode, "wrong code; too many wrong codes, the login must start again")
+	}
+	return mfad.Errorf(mfad.CodeWrongCode, "wrong code")
+}
+
+// hashErr maps a hashing pool error.
+func hashErr(err error) error {
+	if errors.Is(err, passhash.ErrBusy) {
+		return errBusy
+	}
+	return err
+}
+
+// ---- tokens and sessions
+
+// HashToken returns what the store keeps of a session id.
+func HashToken(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
+}
+
+// parseToken accepts a session id in canonical UUID form (any case).
+func parseToken(token string) (string, bool) {
+	if len(token) != 36 {
+		return "", false
+	}
+	u, err := uuid.Parse(token)
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
+}
+
+func newToken() (string, []byte) {
+	t := uuid.New().String() // version 4, from crypto/rand
+	return t, HashToken(t)
+}
+
+func (s *Service) newSession(userID string, kind mfad.SessionKind, step mfad.Step, now time.Time) (string, *mfad.Session) {
+	token, hash := newToken()
+	se := &mfad.Session{Hash: hash, UserID: userID, Kind: kind, Step: step, Created: now, LastSeen: now}
+	if kind == mfad.SessionFull {
+		se.Expires = now.Add(s.cfg.MaxLifetime)
+	} else {
+		se.Expires = now.Add(s.cfg.LimitedLifetime)
+	}
+	return token, se
+}
+
+// Identity is an authenticated caller.
+type Identity struct {
+	Token   string // the session id as the client sent it (canonical form)
+	Session *mfad.Session
+	User    *mfad.User
+}
+
+// Authenticate resolves a session id. It answers errUnauthenticated for a
+// malformed, unknown, closed or expired one, and pushes a full session's
+// idle timeout forward.
+func (s *Service) Authenticate(ctx context.Context, token string) (*Identity, error) {
+	token, ok := parseToken(token)
+	if !ok {
+		return nil, errUnauthenticated
+	}
+	hash := HashToken(token)
+	se, err := s.store.Session(ctx, hash)
+	if errors.Is(err, mfad.ErrNotFound) {
+		return nil, errUnauthenticated
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	expired := !now.Before(se.Expires)
+	if se.Kind == mfad.SessionFull && now.Sub(se.LastSeen) >= s.cfg.IdleTimeout {
+		expired = true
+	}
+	if expired {
+		if err := s.store.DeleteSession(ctx, hash); err != nil {
+			return nil, err
+		}
+		return nil, errUnauthenticated
+	}
+	u, err := s.store.User(ctx, se.UserID)
+	if errors.Is(err, mfad.ErrNotFound) {
+		return nil, errUnauthenticated
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Writing on every request would make reads cost a commit; a second of
+	// slack on a 15-minute idle timeout is immaterial.
+	if se.Kind == mfad.SessionFull && now.Sub(se.LastSeen) >= time.Second {
+		if err := s.store.TouchSession(ctx, hash, now); err != nil {
+			return nil, err
+		}
+		se.LastSeen = now
+	}
+	return &Identity{Token: token, Session: se, User: u}, nil
+}
+
+// RequireFull fails unless id is a full session.
+func RequireFull(id *Identity) error {
+	if id.Session.Kind != mfad.SessionFull {
+		return errFactorRequired
+	}
+	return nil
+}
+
+// RequireAdmin fails unless id is a full session of an admin.
+func RequireAdmin(id *Identity) error {
+	if err := RequireFull(id); err != nil {
+		return err
+	}
+	if !id.User.SuperAdmin {
+		return errForbidden
+	}
+	return nil
+}
+
+// Keepalive pushes the idle timeout of a full session forward.
+func (s *Service) Keepalive(ctx context.Context, id *Identity) error {
+	return s.store.TouchSession(ctx, id.Session.Hash, s.now())
+}
+
+// Logout closes the session.
+func (s *Service) Logout(ctx context.Context, id *Identity) error {
+	if err := s.store.DeleteSession(ctx, id.Session.Hash); err != nil {
+		return err
+	}
+	audit(ctx, slog.LevelInfo, "session.logout", "user_id", id.User.ID)
+	return nil
+}
+
+// ---- the login state machine
+
+// LoginResult is a session issued by a login step. Step is StepNone for a
+// full session, else what the limited session owes next.
+type LoginResult struct {
+	Token string
+	Step  mfad.Step
+}
+
+func emailKey(email string) string { return "email:" + strings.ToLower(strings.TrimSpace(email)) }
+func addrKey(addr string) string   { return "addr:" + addr }
+
+// owed returns the first step a password login owes.
+func owed(u *mfad.User, a *mfad.Account) mfad.Step {
+	if u.Has2FA || u.Forced2FA || a.Force2FA {
+		if u.TOTPSeal == nil {
+			return mfad.StepEnroll
+		}
+		return mfad.StepTOTP
+	}
+	if u.HasPIN {
+		return mfad.StepPIN
+	}
+	return mfad.StepNone
+}
+
+// PasswordLogin is the first login step (GET /session/login with Basic).
+func (s *Service) PasswordLogin(ctx context.Context, email, password, addr string) (LoginResult, error) {
+	now := s.now()
+	if retry, err := s.store.Reserve(ctx, addrKey(addr), s.cfg.AddrThrottle, now); err != nil {
+		return LoginResult{}, err
+	} else if retry > 0 {
+		audit(ctx, slog.LevelWarn, "login.throttled", "scope", "address", "addr", addr)
+		return LoginResult{}, tooMany(retry)
+	}
+	ekey := emailKey(email)
+	if retry, err := s.store.Reserve(ctx, ekey, s.cfg.EmailThrottle, now); err != nil {
+		return LoginResult{}, err
+	} else if retry > 0 {
+		audit(ctx, slog.LevelWarn, "login.locked", "addr", addr)
+		return LoginResult{}, tooMany(retry)
+	}
+	if len(password) > s.cfg.MaxPasswordLen || len(email) > maxEmailLen || password == "" {
+		audit(ctx, slog.LevelInfo, "login.password.fail", "reason", "refused before hashing", "addr", addr)
+		return LoginResult{}, errBadCredentials
+	}
+	u, err := s.store.UserByEmail(ctx, email)
+	if err != nil && !errors.Is(err, mfad.ErrNotFound) {
+		return LoginResult{}, err
+	}
+	hash := ""
+	if u != nil {
+		hash = u.PasswordHash
+	}
+	ok, err := s.hasher.Verify(ctx, hash, password) // a dummy hash of equal cost when u is nil
+	if err != nil {
+		// Nothing was evaluated: take both reservations back.
+		s.release(ctx, ekey, s.cfg.EmailThrottle)
+		s.release(ctx, addrKey(addr), s.cfg.AddrThrottle)
+		return LoginResult{}, hashErr(err)
+	}
+	if !ok {
+		attrs := []any{"addr", addr}
+		if u != nil {
+			attrs = append(attrs, "user_id", u.ID)
+		}
+		audit(ctx, slog.LevelInfo, "login.password.fail", attrs...)
+		return LoginResult{}, errBadCredentials
+	}
+	a, err := s.store.Account(ctx, u.AccountID)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	step := owed(u, a)
+	if step == mfad.StepNone {
+		token, se := s.newSession(u.ID, mfad.SessionFull, step, now)
+		if err := s.store.CreateSession(ctx, se); err != nil {
+			return LoginResult{}, err
+		}
+		s.success(ctx, u, addr, ekey, "password")
+		return LoginResult{Token: token}, nil
+	}
+	token, se := s.newSession(u.ID, mfad.SessionLimited, step, now)
+	if err := s.store.CreateSession(ctx, se); err != nil {
+		return LoginResult{}, err
+	}
+	s.release(ctx, ekey, s.cfg.EmailThrottle)
+	s.release(ctx, addrKey(addr), s.cfg.AddrThrottle)
+	audit(ctx, slog.LevelInfo, "login.password.ok", "user_id", u.ID, "addr", addr, "mfa_code", int(step))
+	return LoginResult{Token: token, Step: step}, nil
+}
+
+// success records a full login: the counters start again.
+func (s *Service) success(ctx context.Context, u *mfad.User, addr, ekey, via string) {
+	if err := s.store.ResetThrottle(ctx, ekey); err != nil {
+		logger(ctx).ErrorContext(ctx, "reset throttle", "err", err)
+	}
+	s.release(ctx, addrKey(addr), s.cfg.AddrThrottle)
+	audit(ctx, slog.LevelInfo, "login.ok", "user_id", u.ID, "addr", addr, "via", via)
+}
+
+func (s *Service) release(ctx context.Context, key string, p mfad.Throttle) {
+	if err := s.store.Release(ctx, key, p); err != nil {
+		logger(ctx).ErrorContext(ctx, "release throttle", "err", err)
+	}
+}
+
+// TokenLogin answers GET /session/login with a full X-Auth-Token.
+func (s *Service) TokenLogin(id *Identity) (LoginResult, error) {
+	if id.Session.Kind != mfad.SessionFull {
+		return LoginResult{}, errUnauthenticated
+	}
+	return LoginResult{Token: id.Token}, nil
+}
+
+// FailStep counts a rejected second-factor request (a bad body or a wrong
+// auth_type) against the limited session and the user's lockout.
+func (s *Service) FailStep(ctx context.Context, id *Identity) error {
+	if id.Session.Kind != mfad.SessionLimited {
+		return nil
+	}
+	if _, err := s.store.Reserve(ctx, emailKey(id.User.Email), s.cfg.EmailThrottle, s.now()); err != nil {
+		return err
+	}
+	_, err := s.store.FailSession(ctx, id.Session.Hash, s.cfg.MaxCodeFailures)
+	return err
+}
+
+// SecondFactor is POST /session/login: the code for the step the limited
+// session owes.
+func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthType, code, addr string) (LoginResult, error) {
+	se, u := id.Session, id.User
+	if se.Kind != mfad.SessionLimited {
+		return LoginResult{}, errUnauthenticated
+	}
+	if t != se.Step.Factor() {
+		if err := s.FailStep(ctx, id); err != nil {
+			return LoginResult{}, err
+		}
+		return LoginResult{}, mfad.Errorf(mfad.CodeWrongAuthType, "this login step owes auth_type %q (Mfa-Code %d)", se.Step.Factor(), se.Step)
+	}
+	now := s.now()
+	ekey := emailKey(u.Email)
+	if retry, err := s.store.Reserve(ctx, ekey, s.cfg.EmailThrottle, now); err != nil {
+		return LoginResult{}, err
+	} else if retry > 0 {
+		audit(ctx, slog.LevelWarn, "login.locked", "user_id", u.ID, "addr", addr)
+		return LoginResult{}, tooMany(retry)
+	}
+
+	next := mfad.StepNone
+	if se.Step != mfad.StepPIN && u.HasPIN {
+		next = mfad.StepPIN
+	}
+	kind := mfad.SessionFull
+	if next != mfad.StepNone {
+		kind = mfad.SessionLimited
+	}
+	token, nextSession := s.newSession(u.ID, kind, next, now)
+	adv := mfad.Advance{LimitedHash: se.Hash, UserID: u.ID, Next: nextSession, Now: now}
+
+	ok := false
+	switch se.Step {
+	case mfad.StepTOTP:
+		if u.TOTPSeal != nil {
+			secret, err := s.box.Open(u.TOTPSeal, []byte(u.ID))
+			if err != nil {
+				return LoginResult{}, fmt.Errorf("open totp secret of user %s: %w", u.ID, err)
+			}
+			r, err := totp.Match(string(secret), code, now, u.TOTPLast)
+			if err != nil {
+				return LoginResult{}, err
+			}
+			if r.Replay {
+				audit(ctx, slog.LevelWarn, "totp.replay", "user_id", u.ID, "addr", addr)
+			}
+			ok, adv.TOTPStep, adv.TOTPGen = r.OK, r.Step, u.TOTPGen
+		}
+	case mfad.StepEnroll:
+		p, secret, err := s.pending(ctx, u)
+		if err != nil {
+			s.release(ctx, ekey, s.cfg.EmailThrottle)
+			return LoginResult{}, err
+		}
+		r, err := totp.Match(secret, code, now, u.TOTPLast)
+		if err != nil {
+			return LoginResult{}, err
+		}
+		ok, adv.TOTPStep, adv.PendingID = r.OK, r.Step, p.ID
+	case mfad.StepPIN:
+		if u.PINHash != "" && ValidPIN(code) {
+			match, err := s.hasher.Verify(ctx, u.PINHash, code)
+			if err != nil {
+				s.release(ctx, ekey, s.cfg.EmailThrottle)
+				return LoginResult{}, hashErr(err)
+			}
+			ok = match
+		}
+	}
+	if ok {
+		err := s.store.AdvanceLogin(ctx, adv)
+		switch {
+		case errors.Is(err, mfad.ErrReplay):
+			audit(ctx, slog.LevelWarn, "totp.replay", "user_id", u.ID, "addr", addr)
+			ok = false
+		case errors.Is(err, mfad.ErrSessionGone):
+			return LoginResult{}, errUnauthenticated
+		case errors.Is(err, mfad.ErrNoPending):
+			s.release(ctx, ekey, s.cfg.EmailThrottle)
+			return LoginResult{}, errNoPending
+		case err != nil:
+			return LoginResult{}, err
+		}
+	}
+	if !ok {
+		closed, err := s.store.FailSession(ctx, se.Hash, s.cfg.MaxCodeFailures)
+		if err != nil {
+			return LoginResult{}, err
+		}
+		audit(ctx, slog.LevelInfo, "login.factor.fail", "user_id", u.ID, "addr", addr, "auth_type", string(t), "session_closed", closed)
+		return LoginResult{}, wrongCode(closed)
+	}
+	if se.Step == mfad.StepEnroll {
+		audit(ctx, slog.LevelInfo, "factor.enrolled", "user_id", u.ID, "auth_type", "2FA", "via", "login")
+	}
+	if next == mfad.StepNone {
+		s.success(ctx, u, addr, ekey, string(t))
+		return LoginResult{Token: token}, nil
+	}
+	s.release(ctx, ekey, s.cfg.EmailThrottle)
+	audit(ctx, slog.LevelInfo, "login.factor.ok", "user_id", u.ID, "addr", addr, "auth_type", string(t), "mfa_code", int(next))
+	return LoginResult{Token: token, Step: next}, nil
+}
+
+var errNoPending = mfad.Errorf(mfad.CodeEnrollment, "no pending 2FA secret: call GET /profile/2fa/generate first (a secret lives 10 minutes)")
+
+// pending returns the user's unexpired pending secret, opened.
+func (s *Service) pending(ctx context.Context, u *mfad.User) (*mfad.PendingTOTP, string, error) {
+	p, err := s.store.PendingTOTP(ctx, u.ID)
+	if errors.Is(err, mfad.ErrNotFound) || (err == nil && s.now().Sub(p.Created) >= s.cfg.PendingLifetime) {
+		return nil, "", errNoPending
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	secret, err := s.box.Open(p.Seal, []byte(u.ID))
+	if err != nil {
+		return nil, "", fmt.Errorf("open pending totp secret of user %s: %w", u.ID, err)
+	}
+	return p, string(secret), nil
+}
+
+// ---- the user's own factors
+
+// Generate2FA makes a new pending TOTP secret for the caller (a full session,
+// or a limited one that owes enrollment).
+func (s *Service) Generate2FA(ctx context.Context, id *Identity) (totp.Enrollment, error) {
+	if id.Session.Kind != mfad.SessionFull && id.Session.Step != mfad.StepEnroll {
+		return totp.Enrollment{}, errFactorRequired
+	}
+	e, err := totp.Generate(s.cfg.Issuer, id.User.Email)
+	if err != nil {
+		return totp.Enrollment{}, err
+	}
+	p := &mfad.PendingTOTP{ID: uuid.NewString(), UserID: id.User.ID, Seal: s.box.Seal([]byte(e.Secret), []byte(id.User.ID)), Created: s.now()}
+	if err := s.store.PutPendingTOTP(ctx, p); err != nil {
+		return totp.Enrollment{}, err
+	}
+	audit(ctx, slog.LevelInfo, "factor.2fa.generated", "user_id", id.User.ID)
+	return e, nil
+}
+
+// SetMFA turns a factor on for the caller and returns the caller's session
+// id, the only session of the user left open.
+func (s *Service) SetMFA(ctx context.Context, id *Identity, t mfad.AuthType, code string) (string, error) {
+	u := id.User
+	now := s.now()
+	switch t {
+	case mfad.AuthTOTP:
+		p, secret, err := s.pending(ctx, u)
+		if err != nil {
+			return "", err
+		}
+		r, err := totp.Match(secret, code, now, u.TOTPLast)
+		if err != nil {
+			return "", err
+		}
+		if !r.OK {
+			return "", mfad.Errorf(mfad.CodeEnrollment, "wrong code for the pending 2FA secret")
+		}
+		err = s.store.EnrollTOTP(ctx, mfad.Enroll{UserID: u.ID, PendingID: p.ID, Step: r.Step, KeepHash: id.Session.Hash, Now: now})
+		switch {
+		case errors.Is(err, mfad.ErrNoPending):
+			return "", errNoPending
+		case errors.Is(err, mfad.ErrReplay):
+			return "", mfad.Errorf(mfad.CodeEnrollment, "that code was already used; wait for the next one")
+		case err != nil:
+			return "", err
+		}
+	case mfad.AuthPIN:
+		if !ValidPIN(code) {
+			return "", mfad.Errorf(mfad.CodeInvalid, "code: a PIN is 4 to 12 ASCII digits")
+		}
+		hash, err := s.hasher.Hash(ctx, code)
+		if err != nil {
+			return "", hashErr(err)
+		}
+		if err := s.store.SetPIN(ctx, u.ID, hash, id.Session.Hash, now); err != nil {
+			return "", err
+		}
+	}
+	audit(ctx, slog.LevelInfo, "factor.set", "user_id", u.ID, "auth_type", string(t), "via", "profile")
+	return id.Token, nil
+}
+
+// RemoveMFA turns a factor off for the caller unless it is forced.
+func (s *Service) RemoveMFA(ctx context.Context, id *Identity, t mfad.AuthType) error {
+	err := s.store.RemoveFactor(ctx, id.User.ID, t, s.now())
+	if errors.Is(err, mfad.ErrForced) {
+		return mfad.Errorf(mfad.CodeFactorForced, "%s is forced by an admin or by the account and cannot be removed", t)
+	}
+	if err != nil {
+		return err
+	}
+	audit(ctx, slog.LevelInfo, "factor.removed", "user_id", id.User.ID, "auth_type", string(t), "via", "profile")
+	return nil
+}
+
+// ---- admin operations
+
+// AdminSetMFA turns a factor on, forced, for users of the admin's account and
+// closes their sessions. For PIN, code is the PIN every user gets.
+func (s *Service) AdminSetMFA(ctx context.Context, admin *Identity, ids []string, t mfad.AuthType, code string) error {
+	hash := ""
+	if t == mfad.AuthPIN {
+		if !ValidPIN(code) {
+			return mfad.Errorf(mfad.CodeInvalid, "code: a PIN of 4 to 12 ASCII digits is required for PIN")
+		}
+		// One hash for all the users: the admin sets the same PIN for each,
+		// and a hash per user would cost seconds for a thousand ids.
+		h, err := s.hasher.Hash(ctx, code)
+		if err != nil {
+			return hashErr(err)
+		}
+		hash = h
+	}
+	if err := s.adminErr(s.store.AdminSetFactor(ctx, admin.User.AccountID, ids, t, hash, s.now())); err != nil {
+		return err
+	}
+	audit(ctx, slog.LevelInfo, "admin.set_mfa", "user_id", admin.User.ID, "targets", len(ids), "auth_type", string(t))
+	return nil
+}
+
+// AdminRemoveMFA turns a factor off for users of the admin's account.
+func (s *Service) AdminRemoveMFA(ctx context.Context, admin *Identity, ids []string, t mfad.AuthType) error {
+	if err := s.adminErr(s.store.AdminRemoveFactor(ctx, admin.User.AccountID, ids, t, s.now())); err != nil {
+		return err
+	}
+	audit(ctx, slog.LevelInfo, "admin.remove_mfa", "user_id", admin.User.ID, "targets", len(ids), "auth_type", string(t))
+	return nil
+}
+
+// AdminResetMFA clears the TOTP secrets of users of the admin's account,
+// keeping 2FA on: their next login owes enrollment.
+func (s *Service) AdminResetMFA(ctx context.Context, admin *Identity, ids []string) error {
+	if err := s.adminErr(s.store.AdminResetTOTP(ctx, admin.User.AccountID, ids, s.now())); err != nil {
+		return err
+	}
+	audit(ctx, slog.LevelInfo, "admin.reset_mfa", "user_id", admin.User.ID, "targets", len(ids))
+	return nil
+}
+
+func (s *Service) adminErr(err error) error {
+	switch {
+	case errors.Is(err, mfad.ErrUnknownIDs):
+		return errUnknownIDs
+	case errors.Is(err, mfad.ErrForced):
+		return mfad.Errorf(mfad.CodeFactorForced, "the account forces 2FA: turn that off in the settings first; nothing was changed")
+	}
+	return err
+}
+
+// ---- users and accounts
+
+// NewUser is what an admin sends to create a user.
+type NewUser struct {
+	Name, Email, Password string
+	SuperAdmin            bool
+}
+
+const (
+	maxEmailLen = 254
+	maxNameLen  = 255
+	minPassword = 8
+)
+
+// Validate checks the fields of a new user.
+func (n NewUser) validate(maxPassword int) error {
+	if err := ValidName(n.Name); err != nil {
+		return err
+	}
+	if err := ValidEmail(n.Email); err != nil {
+		return err
+	}
+	if len(n.Password) < minPassword || len(n.Password) > maxPassword || !utf8.ValidString(n.Password) {
+		return mfad.Errorf(mfad.CodeInvalid, "password: %d to %d bytes of UTF-8", minPassword, maxPassword)
+	}
+	return nil
+}
+
+// ValidName checks a user's display name.
+func ValidName(name string) error {
+	if strings.TrimSpace(name) == "" || len(name) > maxNameLen || !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) {
+		return mfad.Errorf(mfad.CodeInvalid, "name: 1 to %d printable characters", maxNameLen)
+	}
+	return nil
+}
+
+// ValidEmail checks an email address loosely: one @, something on each side,
+// no spaces or control characters.
+func ValidEmail(email string) error {
+	at := strings.LastIndexByte(email, '@')
+	if len(email) > maxEmailLen || at < 1 || at == len(email)-1 || !utf8.ValidString(email) ||
+		strings.ContainsFunc(email, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return mfad.Errorf(mfad.CodeInvalid, "email: not a valid email address")
+	}
+	return nil
+}
+
+// ValidPIN reports whether code is 4 to 12 ASCII digits.
+func ValidPIN(code string) bool {
+	if len(code) < 4 || len(code) > 12 {
+		return false
+	}
+	for i := 0; i < len(code); i++ {
+		if code[i] < '0' || code[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Service) newUser(ctx context.Context, accountID string, n NewUser) (*mfad.User, error) {
+	if err := n.validate(s.cfg.MaxPasswordLen); err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher.Hash(ctx, n.Password)
+	if err != nil {
+		return nil, hashErr(err)
+	}
+	now := s.now()
+	return &mfad.User{ID: uuid.NewString(), AccountID: accountID, Name: strings.TrimSpace(n.Name), Email: strings.TrimSpace(n.Email),
+		SuperAdmin: n.SuperAdmin, PasswordHash: hash, Created: now, Modified: now}, nil
+}
+
+// CreateAccount makes an account and its first admin.
+func (s *Service) CreateAccount(ctx context.Context, title string, admin NewUser) (*mfad.Account, *mfad.User, error) {
+	if strings.TrimSpace(title) == "" || len(title) > maxNameLen {
+		return nil, nil, mfad.Errorf(mfad.CodeInvalid, "title: 1 to %d characters", maxNameLen)
+	}
+	now := s.now()
+	a := &mfad.Account{ID: uuid.NewString(), Title: strings.TrimSpace(title), Created: now, Modified: now}
+	admin.SuperAdmin = true
+	u, err := s.newUser(ctx, a.ID, admin)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.store.CreateAccount(ctx, a, u); err != nil {
+		if errors.Is(err, mfad.ErrEmailTaken) {
+			return nil, nil, mfad.Errorf(mfad.CodeEmailTaken, "email already taken")
+		}
+		return nil, nil, err
+	}
+	return a, u, nil
+}
+
+// CreateUser makes a user in the admin's account.
+func (s *Service) CreateUser(ctx context.Context, admin *Identity, n NewUser) (*mfad.User, error) {
+	u, err := s.newUser(ctx, admin.User.AccountID, n)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, mfad.ErrEmailTaken) {
+			return nil, mfad.Errorf(mfad.CodeEmailTaken, "email already taken")
+		}
+		return nil, err
+	}
+	audit(ctx, slog.LevelInfo, "admin.user_created", "user_id", admin.User.ID, "target", u.ID, "super_admin", u.SuperAdmin)
+	return u, nil
+}
+
+// Users lists the users of the admin's account.
+func (s *Service) Users(ctx context.Context, admin *Identity) ([]*mfad.User, error) {
+	return s.store.Users(ctx, admin.User.AccountID)
+}
+
+// User returns one user of the admin's account.
+func (s *Service) User(ctx context.Context, admin *Identity, id string) (*mfad.User, error) {
+	u, err := s.store.User(ctx, id)
+	if errors.Is(err, mfad.ErrNotFound) || (err == nil && u.AccountID != admin.User.AccountID) {
+		return nil, mfad.Errorf(mfad.CodeUserNotFound, "user not found")
+	}
+	return u, err
+}
+
+// DeleteUsers removes users of the admin's account and closes their sessions.
+func (s *Service) DeleteUsers(ctx context.Context, admin *Identity, ids []string) error {
+	for _, id := range ids {
+		if id == admin.User.ID {
+			return mfad.Errorf(mfad.CodeCannotDeleteSelf, "an admin cannot delete their own user; nothing was changed")
+		}
+	}
+	if err := s.adminErr(s.store.DeleteUsers(ctx, admin.User.AccountID, ids)); err != nil {
+		return err
+	}
+	audit(ctx, slog.LevelInfo, "admin.users_deleted", "user_id", admin.User.ID, "targets", len(ids))
+	return nil
+}
+
+// Account returns the caller's account.
+func (s *Service) Account(ctx context.Context, id *Identity) (*mfad.Account, error) {
+	return s.store.Account(ctx, id.User.AccountID)
+}
+
+// SetForce2FA turns account-wide 2FA on or off. It closes no session.
+func (s *Service) SetForce2FA(ctx context.Context, admin *Identity, on bool) (*mfad.Account, error) {
+	if err := s.store.SetAccountForce2FA(ctx, admin.User.AccountID, on, s.now()); err != nil {
+		return nil, err
+	}
+	audit(ctx, slog.LevelInfo, "admin.settings", "user_id", admin.User.ID, "force_2fa", on)
+	return s.store.Account(ctx, admin.User.AccountID)
+}
+
+// Methods returns the user's auth_methods and forced_auth as clients see
+// them: the account's forced 2FA counts as both.
+func Methods(u *mfad.User, a *mfad.Account) (methods, forced []string) {
+	methods, forced = []string{}, []string{}
+	if u.Has2FA || u.Forced2FA || (a != nil && a.Force2FA) {
+		methods = append(methods, string(mfad.AuthTOTP))
+	}
+	if u.HasPIN {
+		methods = append(methods, string(mfad.AuthPIN))
+	}
+	if u.Forced2FA || (a != nil && a.Force2FA) {
+		forced = append(forced, string(mfad.AuthTOTP))
+	}
+	if u.ForcedPIN {
+		forced = append(forced, string(mfad.AuthPIN))
+	}
+	return methods, forced
+}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/mfad/mfad"
+	"github.com/mfad/mfad/auth"
+	"github.com/mfad/mfad/httpapi"
+	"github.com/mfad/mfad/passhash"
+	"github.com/mfad/mfad/seal"
+	"github.com/mfad/mfad/sqlite"
+)
+
+// dbFlags are the flags every command that opens the database shares.
+type dbFlags struct {
+	db *string
+}
+
+func addDBFlags(f *flags) dbFlags {
+	return dbFlags{db: f.String("db", "MFAD_DB", "mfad.db", "the database: a SQLite file path (created if missing)")}
+}
+
+// openStore opens the database the --db value names.
+func openStore(ctx context.Context, db string) (mfad.Store, error) {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		return nil, errors.New("PostgreSQL is not supported by this build yet; use a SQLite file path for --db")
+	}
+	return sqlite.Open(ctx, db)
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f := newFlags("mfad serve", "Run the mfad server.", getenv, stderr)
+	listen := f.String("listen", "MFAD_LISTEN", "127.0.0.1:8080", "address to listen on")
+	dbf := addDBFlags(f)
+	keyFile := f.String("key-file", "MFAD_KEY_FILE", "", "file holding the key that encrypts TOTP secrets (default: <db>.key beside a SQLite database, created with mode 0600 on first start)")
+	adminEmail := f.String("admin-email", "MFAD_ADMIN_EMAIL", "", "on an empty database: create the first account with this admin")
+	adminPassword := f.String("admin-password", "MFAD_ADMIN_PASSWORD", "", "password of that first admin (at least 8 bytes)")
+	accountTitle := f.String("account-title", "MFAD_ACCOUNT_TITLE", "Default", "title of that first account")
+	issuer := f.String("issuer", "MFAD_ISSUER", "mfad", "issuer name shown in authenticator apps")
+	idle := f.Duration("idle-timeout", "MFAD_IDLE_TIMEOUT", 15*time.Minute, "a full session ends after this long without a request")
+	maxLife := f.Duration("session-lifetime", "MFAD_SESSION_LIFETIME", 12*time.Hour, "a full session ends this long after login at most")
+	lockAttempts := f.Int("lockout-attempts", "MFAD_LOCKOUT_ATTEMPTS", 5, "failed attempts on one email that lock its logins")
+	lockWindow := f.Duration("lockout-window", "MFAD_LOCKOUT_WINDOW", 15*time.Minute, "the window in which those failures are counted")
+	lockFor := f.Duration("lockout-duration", "MFAD_LOCKOUT_DURATION", 15*time.Minute, "how long a locked email stays locked")
+	addrLimit := f.Int("addr-limit", "MFAD_ADDR_LIMIT", 30, "failed password logins per client address per minute")
+	hashWorkers := f.Int("hash-workers", "MFAD_HASH_WORKERS", runtime.NumCPU(), "argon2id hashes computed at once (each holds 19 MiB)")
+	hashQueue := f.Int("hash-queue", "MFAD_HASH_QUEUE", 64, "requests that may wait for a hashing slot; more get 503")
+	logFormat := f.String("log-format", "MFAD_LOG_FORMAT", "text", "log format: text or json")
+	logLevel := f.String("log-level", "MFAD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	if err := f.Parse(args); err != nil {
+		if err == errHelp {
+			return nil
+		}
+		return err
+	}
+	log, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		return err
+	}
+	if *lockAttempts < 1 || *addrLimit < 1 || *hashWorkers < 1 || *hashQueue < 0 || *idle <= 0 || *maxLife <= 0 || *lockWindow <= 0 || *lockFor <= 0 {
+		return usageError{"limits, durations and worker counts must be positive"}
+	}
+
+	store, err := openStore(ctx, *dbf.db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	box, err := loadKey(ctx, store, *dbf.db, *keyFile, log)
+	if err != nil {
+		return err
+	}
+
+	hasher := passhash.New(passhash.Default, *hashWorkers, *hashQueue, 10*time.Second)
+	cfg := auth.DefaultConfig()
+	cfg.Issuer, cfg.IdleTimeout, cfg.MaxLifetime = *issuer, *idle, *maxLife
+	cfg.EmailThrottle = mfad.Throttle{Limit: *lockAttempts, Window: *lockWindow, Lock: *lockFor}
+	cfg.AddrThrottle = mfad.Throttle{Limit: *addrLimit, Window: time.Minute, Lock: time.Minute}
+	svc := auth.New(store, box, hasher, cfg)
+
+	if err := bootstrap(ctx, store, svc, *accountTitle, *adminEmail, *adminPassword, log); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *listen, err)
+	}
+	srv := &http.Server{
+		Handler:           httpapi.NewServer(svc, store, log),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	go purge(ctx, store, log)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("mfad listening", "addr", ln.Addr().String(), "db", *dbf.db)
+	fmt.Fprintf(stdout, "mfad listening on http://%s\n", ln.Addr())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError{fmt.Sprintf("--log-level %q: use debug, info, warn or error", level)}
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageError{fmt.Sprintf("--log-format %q: use text or json", format)}
+}
+
+// loadKey loads the key that seals TOTP secrets, creating it on the first
+// start of a SQLite database. It refuses to start with a key that does not
+// belong to the database, and never makes a new key for a database that
+// already has one.
+func loadKey(ctx context.Context, store mfad.Store, db, keyFile string, log *slog.Logger) (*seal.Box, error) {
+	path := keyFile
+	if path == "" {
+		if strings.Contains(db, "://") {
+			return nil, usageError{"--key-file is required with a PostgreSQL database"}
+		}
+		path = db + ".key"
+	}
+	known, err := store.Meta(ctx, "key_id")
+	if err != nil && !errors.Is(err, mfad.ErrNotFound) {
+		return nil, fmt.Errorf("read database metadata: %w", err)
+	}
+	key, err := seal.LoadKeyFile(path)
+	if seal.IsNotExist(err) {
+		if known != "" {
+			return nil, fmt.Errorf("key file %s is missing, but this database holds secrets sealed with a key (id %s); restore that key file (refusing to make a new key)", path, known)
+		}
+		key, err = seal.CreateKeyFile(path)
+		if seal.IsNotExist(err) || (err != nil && strings.Contains(err.Error(), "file exists")) {
+			key, err = seal.LoadKeyFile(path) // another process made it first
+		} else if err == nil {
+			log.Info("created a new encryption key file", "path", path)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	box := seal.NewBox(key)
+	stored, err := store.PutMetaIfAbsent(ctx, "key_id", box.ID())
+	if err != nil {
+		return nil, fmt.Errorf("record key id: %w", err)
+	}
+	if stored != box.ID() {
+		return nil, fmt.Errorf("key file %s (id %s) does not belong to this database, whose secrets are sealed with key id %s; refusing to start", path, box.ID(), stored)
+	}
+	return box, nil
+}
+
+// bootstrap creates the first account on an empty database.
+func bootstrap(ctx context.Context, store mfad.Store, svc *auth.Service, title, email, password string, log *slog.Logger) error {
+	n, err := store.CountAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		if email != "" {
+			log.Info("the database has accounts already; --admin-email and --admin-password are ignored")
+		}
+		return nil
+	}
+	if email == "" || password == "" {
+		log.Warn("the database has no account yet: restart with --admin-email and --admin-password, or run mfad account create")
+		return nil
+	}
+	a, u, err := svc.CreateAccount(ctx, title, auth.NewUser{Name: email, Email: email, Password: password})
+	if err != nil {
+		return fmt.Errorf("create the first account: %s", errText(err))
+	}
+	log.Info("created the first account", "account_id", a.ID, "admin_id", u.ID)
+	return nil
+}
+
+// errText is the message of an *mfad.Error, or the error itself.
+func errText(err error) string {
+	var e *mfad.Error
+	if errors.As(err, &e) {
+		return e.Msg
+	}
+	return err.Error()
+}
+
+// purge deletes expired rows every minute until ctx ends.
+func purge(ctx context.Context, store mfad.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := store.Purge(ctx, time.Now()); err != nil && ctx.Err() == nil {
+				log.Error("purge expired rows", "err", err)
+			}
+		}
+	}
+}

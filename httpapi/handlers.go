@@ -1,0 +1,537 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/mfad/mfad"
+	"github.com/mfad/mfad/auth"
+)
+
+// ---- authentication
+
+// access decides whether an authenticated caller may use a route.
+type access func(*auth.Identity) error
+
+var (
+	anySession = func(*auth.Identity) error { return nil }
+	full       = auth.RequireFull
+	admin      = auth.RequireAdmin
+	// limitedOnly: the second-factor step takes only a limited session.
+	limitedOnly = func(id *auth.Identity) error {
+		if id.Session.Kind != mfad.SessionLimited {
+			return mfad.Errorf(mfad.CodeUnauthenticated, "this session owes no second factor")
+		}
+		return nil
+	}
+	// fullOrEnrolling: a full session, or a limited one that owes enrollment.
+	fullOrEnrolling = func(id *auth.Identity) error {
+		if id.Session.Kind == mfad.SessionLimited && id.Session.Step == mfad.StepEnroll {
+			return nil
+		}
+		return auth.RequireFull(id)
+	}
+)
+
+type authedHandler func(w http.ResponseWriter, r *http.Request, id *auth.Identity)
+
+// authed resolves the X-Auth-Token header, applies the access rule, then
+// calls h.
+func (s *Server) authed(may access, h authedHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := s.identify(r)
+		if err == nil {
+			err = may(id)
+		}
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		h(w, r, id)
+	})
+}
+
+func (s *Server) identify(r *http.Request) (*auth.Identity, error) {
+	vals := r.Header.Values("X-Auth-Token")
+	if len(vals) != 1 {
+		return nil, mfad.Errorf(mfad.CodeUnauthenticated, "missing, unknown, closed or expired session")
+	}
+	return s.svc.Authenticate(r.Context(), vals[0])
+}
+
+// ---- models
+
+type sessionResp struct {
+	SessionID string `json:"session_id"`
+}
+
+type statusResp struct {
+	Status string `json:"status"`
+}
+
+var success = statusResp{Status: "success"}
+
+type profileResp struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Email       string   `json:"email"`
+	SuperAdmin  string   `json:"super_admin"`
+	AccountID   string   `json:"account_id"`
+	Status      string   `json:"status"`
+	AuthMethods []string `json:"auth_methods"`
+	ForcedAuth  []string `json:"forced_auth"`
+}
+
+type userResp struct {
+	profileResp
+	Created   int64 `json:"created"`
+	Modified  int64 `json:"modified"`
+	LastLogin int64 `json:"last_login"`
+}
+
+func yn(b bool) string {
+	if b {
+		return "Y"
+	}
+	return "N"
+}
+
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+func toProfile(u *mfad.User, a *mfad.Account) profileResp {
+	methods, forced := auth.Methods(u, a)
+	return profileResp{ID: u.ID, Name: u.Name, Email: u.Email, SuperAdmin: yn(u.SuperAdmin), AccountID: u.AccountID,
+		Status: mfad.StatusActive, AuthMethods: methods, ForcedAuth: forced}
+}
+
+func toUser(u *mfad.User, a *mfad.Account) userResp {
+	return userResp{profileResp: toProfile(u, a), Created: unix(u.Created), Modified: unix(u.Modified), LastLogin: unix(u.LastLogin)}
+}
+
+// ---- session
+
+func (s *Server) writeLogin(w http.ResponseWriter, res auth.LoginResult) {
+	if res.Step == mfad.StepNone {
+		writeJSON(w, http.StatusOK, sessionResp{SessionID: res.Token})
+		return
+	}
+	w.Header().Set("Mfa-Code", strconv.Itoa(int(res.Step)))
+	writeJSON(w, http.StatusMultiStatus, sessionResp{SessionID: res.Token})
+}
+
+// handlePasswordLogin is GET /session/login: Basic credentials start a login;
+// a full X-Auth-Token (and no Basic) answers with that session's id.
+func (s *Server) handlePasswordLogin(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "" {
+		email, password, ok := r.BasicAuth()
+		if !ok {
+			writeError(w, r, mfad.Errorf(mfad.CodeBadCredentials, "wrong email or password"))
+			return
+		}
+		res, err := s.svc.PasswordLogin(r.Context(), email, password, clientAddr(r))
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		s.writeLogin(w, res)
+		return
+	}
+	id, err := s.identify(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	res, err := s.svc.TokenLogin(id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.writeLogin(w, res)
+}
+
+type factorReq struct {
+	AuthType *string `json:"auth_type"`
+	Code     *string `json:"code"`
+}
+
+// handleSecondFactor is POST /session/login. Every rejected request counts
+// against the limited session and the user's lockout.
+func (s *Server) handleSecondFactor(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	var req factorReq
+	t, code, err := func() (mfad.AuthType, string, error) {
+		if err := decode(w, r, &req); err != nil {
+			return "", "", err
+		}
+		t, err := authType("auth_type", req.AuthType, mfad.AuthTOTP, mfad.AuthPIN)
+		if err != nil {
+			return "", "", err
+		}
+		code, err := required("code", req.Code)
+		if err == nil && code == "" {
+			err = invalid("code: must not be empty")
+		}
+		return t, code, err
+	}()
+	if err != nil {
+		if ferr := s.svc.FailStep(r.Context(), id); ferr != nil {
+			err = ferr
+		}
+		writeError(w, r, err)
+		return
+	}
+	res, err := s.svc.SecondFactor(r.Context(), id, t, code, clientAddr(r))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.writeLogin(w, res)
+}
+
+func (s *Server) handleKeepalive(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	if err := s.svc.Keepalive(r.Context(), id); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeEmpty(w)
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	if err := s.svc.Logout(r.Context(), id); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeEmpty(w)
+}
+
+// ---- profile
+
+func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	a, err := s.svc.Account(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toProfile(id.User, a))
+}
+
+type generateResp struct {
+	QR     string `json:"qr"`
+	Secret string `json:"secret"`
+	URI    string `json:"uri"`
+}
+
+func (s *Server) handleGenerate2FA(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	e, err := s.svc.Generate2FA(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, generateResp{QR: base64.StdEncoding.EncodeToString(e.PNG), Secret: e.Secret, URI: e.URI})
+}
+
+type setMFAResp struct {
+	SessionIDs string `json:"session_ids"`
+}
+
+func (s *Server) handleProfileSetMFA(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	var req factorReq
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	t, err := authType("auth_type", req.AuthType, mfad.AuthTOTP, mfad.AuthPIN)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	code, err := required("code", req.Code)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	token, err := s.svc.SetMFA(r.Context(), id, t, code)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, setMFAResp{SessionIDs: token})
+}
+
+type removeReq struct {
+	AuthType *string `json:"auth_type"`
+}
+
+func (s *Server) handleProfileRemoveMFA(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	var req removeReq
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	t, err := authType("auth_type", req.AuthType, mfad.AuthTOTP, mfad.AuthPIN)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.svc.RemoveMFA(r.Context(), id, t); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, success)
+}
+
+// ---- admin: users' factors
+
+type usersMFAReq struct {
+	IDs      *[]string `json:"ids"`
+	AuthType *string   `json:"auth_type"`
+	Code     *string   `json:"code"`
+}
+
+// decodeUsersMFA decodes and validates an admin bulk request.
+func decodeUsersMFA(w http.ResponseWriter, r *http.Request, allowed ...mfad.AuthType) ([]string, mfad.AuthType, *string, error) {
+	var req usersMFAReq
+	if err := decode(w, r, &req); err != nil {
+		return nil, "", nil, err
+	}
+	ids, err := parseIDs(req.IDs)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	t, err := authType("auth_type", req.AuthType, allowed...)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return ids, t, req.Code, nil
+}
+
+func (s *Server) handleUserSetMFA(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	ids, t, code, err := decodeUsersMFA(w, r, mfad.AuthTOTP, mfad.AuthPIN)
+	if err == nil && t == mfad.AuthPIN && code == nil {
+		err = invalid("code: required for PIN")
+	}
+	if err == nil {
+		pin := ""
+		if t == mfad.AuthPIN {
+			pin = *code
+		}
+		err = s.svc.AdminSetMFA(r.Context(), id, ids, t, pin)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, success)
+}
+
+func (s *Server) handleUserRemoveMFA(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	ids, t, _, err := decodeUsersMFA(w, r, mfad.AuthTOTP, mfad.AuthPIN)
+	if err == nil {
+		err = s.svc.AdminRemoveMFA(r.Context(), id, ids, t)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, success)
+}
+
+func (s *Server) handleUserResetMFA(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	ids, _, _, err := decodeUsersMFA(w, r, mfad.AuthTOTP)
+	if err == nil {
+		err = s.svc.AdminResetMFA(r.Context(), id, ids)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, success)
+}
+
+// ---- admin: users
+
+type userCreateReq struct {
+	Name       *string `json:"name"`
+	Email      *string `json:"email"`
+	Password   *string `json:"password"`
+	SuperAdmin *string `json:"super_admin"`
+}
+
+func (s *Server) handleUserCreate(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	var req userCreateReq
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var n auth.NewUser
+	var err error
+	if n.Name, err = required("name", req.Name); err == nil {
+		if n.Email, err = required("email", req.Email); err == nil {
+			n.Password, err = required("password", req.Password)
+		}
+	}
+	if err == nil && req.SuperAdmin != nil {
+		switch *req.SuperAdmin {
+		case "Y":
+			n.SuperAdmin = true
+		case "N":
+		default:
+			err = invalid(`super_admin: must be "Y" or "N"`)
+		}
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	u, err := s.svc.CreateUser(r.Context(), id, n)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	a, err := s.svc.Account(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toUser(u, a))
+}
+
+func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	users, err := s.svc.Users(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	a, err := s.svc.Account(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := make([]userResp, len(users))
+	for i, u := range users {
+		out[i] = toUser(u, a)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleUser(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	uid, ok := parseID(r.PathValue("id"))
+	if !ok {
+		writeError(w, r, invalid("id: not a UUID"))
+		return
+	}
+	u, err := s.svc.User(r.Context(), id, uid)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	a, err := s.svc.Account(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toUser(u, a))
+}
+
+type idsReq struct {
+	IDs *[]string `json:"ids"`
+}
+
+type idsResp struct {
+	IDs []string `json:"ids"`
+}
+
+func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	var req idsReq
+	err := decode(w, r, &req)
+	var ids []string
+	if err == nil {
+		ids, err = parseIDs(req.IDs)
+	}
+	if err == nil {
+		err = s.svc.DeleteUsers(r.Context(), id, ids)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, idsResp{IDs: ids})
+}
+
+// ---- admin: settings
+
+type settingsResp struct {
+	AuthMethods []string `json:"auth_methods"`
+}
+
+type settingsSetReq struct {
+	AuthMethods *[]string `json:"auth_methods"`
+}
+
+func toSettings(a *mfad.Account) settingsResp {
+	resp := settingsResp{AuthMethods: []string{}}
+	if a.Force2FA {
+		resp.AuthMethods = append(resp.AuthMethods, string(mfad.AuthTOTP))
+	}
+	return resp
+}
+
+func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	a, err := s.svc.Account(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toSettings(a))
+}
+
+func (s *Server) handleSettingsSet(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	var req settingsSetReq
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	methods, err := required("auth_methods", req.AuthMethods)
+	force := false
+	for i, m := range methods {
+		if m != string(mfad.AuthTOTP) {
+			err = invalid(`auth_methods[%d]: only "2FA" can be forced for an account`, i)
+			break
+		}
+		force = true
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	a, err := s.svc.SetForce2FA(r.Context(), id, force)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toSettings(a))
+}
+
+// ---- service endpoints
+
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Header().Set("Content-Length", strconv.Itoa(len(mfad.OpenAPI)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(mfad.OpenAPI)
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	if err := s.store.Ping(r.Context()); err != nil {
+		logFor(r).ErrorContext(r.Context(), "health check failed", "err", err)
+		writeError(w, r, &mfad.Error{Code: mfad.CodeUnavailable, Msg: "database unavailable", RetryAfter: time.Second})
+		return
+	}
+	writeJSON(w, http.StatusOK, statusResp{Status: "ok"})
+}

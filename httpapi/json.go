@@ -1,0 +1,216 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/mfad/mfad"
+)
+
+// MaxBody is the largest request body accepted.
+const MaxBody = 64 << 10
+
+// ErrorModel is the body of every error response.
+type ErrorModel struct {
+	Msg     string         `json:"msg"`
+	Code    int            `json:"code"`
+	Details map[string]any `json:"details,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only our own response types are encoded; this cannot happen.
+		status, body = http.StatusInternalServerError, []byte(`{"msg":"internal error","code":0}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}
+
+// writeEmpty answers 200 with a zero-byte body.
+func writeEmpty(w http.ResponseWriter) {
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
+}
+
+// statusOf maps an application code to its HTTP status, in one place.
+func statusOf(c mfad.Code) int {
+	switch c {
+	case mfad.CodeBadJSON, mfad.CodeInvalid, mfad.CodeWrongAuthType, mfad.CodeEnrollment,
+		mfad.CodeFactorForced, mfad.CodeUnknownUsers, mfad.CodeEmailTaken, mfad.CodeCannotDeleteSelf:
+		return http.StatusBadRequest
+	case mfad.CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case mfad.CodeMediaType:
+		return http.StatusUnsupportedMediaType
+	case mfad.CodeNotFound, mfad.CodeUserNotFound:
+		return http.StatusNotFound
+	case mfad.CodeMethod:
+		return http.StatusMethodNotAllowed
+	case mfad.CodeUnauthenticated, mfad.CodeBadCredentials, mfad.CodeFactorRequired, mfad.CodeWrongCode:
+		return http.StatusUnauthorized
+	case mfad.CodeForbidden:
+		return http.StatusForbidden
+	case mfad.CodeTooManyAttempts:
+		return http.StatusTooManyRequests
+	case mfad.CodeBusy, mfad.CodeUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers err as an ErrorModel. An error that is not an
+// *mfad.Error is logged and answered without its text: it may hold SQL or a
+// file path.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *mfad.Error
+	if !errors.As(err, &e) {
+		switch {
+		case errors.Is(err, mfad.ErrUnavailable):
+			logFor(r).ErrorContext(r.Context(), "database unavailable", "err", err)
+			e = &mfad.Error{Code: mfad.CodeUnavailable, Msg: "database unavailable, try again shortly", RetryAfter: 1e9}
+		case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+			e = &mfad.Error{Code: mfad.CodeUnavailable, Msg: "request cancelled or timed out", RetryAfter: 1e9}
+		default:
+			logFor(r).ErrorContext(r.Context(), "internal error", "err", err)
+			e = &mfad.Error{Code: mfad.CodeInternal, Msg: "internal error"}
+		}
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	}
+	writeJSON(w, statusOf(e.Code), ErrorModel{Msg: e.Msg, Code: int(e.Code), Details: e.Details})
+}
+
+func logFor(r *http.Request) *slog.Logger {
+	if l, ok := r.Context().Value(logCtxKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+func badJSON(format string, args ...any) error {
+	return mfad.Errorf(mfad.CodeBadJSON, format, args...)
+}
+
+func invalid(format string, args ...any) error {
+	return mfad.Errorf(mfad.CodeInvalid, format, args...)
+}
+
+// decode reads a JSON request body into v: the Content-Type must be JSON (or
+// absent), the body at most MaxBody bytes, one JSON value with nothing after
+// it. Unknown fields are ignored.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || !(mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
+			return mfad.Errorf(mfad.CodeMediaType, "Content-Type must be application/json")
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return mfad.Errorf(mfad.CodeTooLarge, "request body over %d bytes", MaxBody)
+		}
+		return badJSON("cannot read request body")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return badJSON("request body is empty; a JSON object is required")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			if te.Field == "" {
+				return badJSON("request body must be a JSON object")
+			}
+			return badJSON("field %s: wrong JSON type %s", te.Field, te.Value)
+		}
+		return badJSON("request body is not valid JSON")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badJSON("unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// ---- field validation
+
+func required[T any](name string, p *T) (T, error) {
+	if p == nil {
+		var zero T
+		return zero, invalid("%s: required", name)
+	}
+	return *p, nil
+}
+
+func authType(name string, p *string, allowed ...mfad.AuthType) (mfad.AuthType, error) {
+	s, err := required(name, p)
+	if err != nil {
+		return "", err
+	}
+	for _, a := range allowed {
+		if mfad.AuthType(s) == a {
+			return a, nil
+		}
+	}
+	quoted := make([]string, len(allowed))
+	for i, a := range allowed {
+		quoted[i] = strconv.Quote(string(a))
+	}
+	return "", invalid("%s: must be %s", name, strings.Join(quoted, " or "))
+}
+
+// MaxIDs is the most ids one admin request may carry.
+const MaxIDs = 1000
+
+// parseID accepts a UUID in its canonical 36-character form and returns it
+// in lower case.
+func parseID(s string) (string, bool) {
+	if len(s) != 36 {
+		return "", false
+	}
+	u, err := uuid.Parse(s)
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
+}
+
+func parseIDs(p *[]string) ([]string, error) {
+	ids, err := required("ids", p)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 || len(ids) > MaxIDs {
+		return nil, invalid("ids: 1 to %d user ids", MaxIDs)
+	}
+	out := make([]string, 0, len(ids))
+	seen := make(map[string]bool, len(ids))
+	for i, s := range ids {
+		id, ok := parseID(s)
+		if !ok {
+			return nil, invalid("ids[%d]: not a UUID", i)
+		}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+

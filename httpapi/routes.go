@@ -1,0 +1,34 @@
+package httpapi
+
+import "net/http"
+
+// routeTable is the whole API surface on one screen. Each entry names who
+// may call it; the token is checked before the body.
+func (s *Server) routeTable() []Route {
+	b := BasePath
+	return []Route{
+		{"GET", b + "/session/login", http.HandlerFunc(s.handlePasswordLogin)},
+		{"POST", b + "/session/login", s.authed(limitedOnly, s.handleSecondFactor)},
+		{"GET", b + "/session/keepalive", s.authed(full, s.handleKeepalive)},
+		{"GET", b + "/session/logout", s.authed(anySession, s.handleLogout)},
+
+		{"GET", b + "/profile", s.authed(full, s.handleProfile)},
+		{"GET", b + "/profile/2fa/generate", s.authed(fullOrEnrolling, s.handleGenerate2FA)},
+		{"POST", b + "/profile/set-mfa", s.authed(full, s.handleProfileSetMFA)},
+		{"POST", b + "/profile/remove-mfa", s.authed(full, s.handleProfileRemoveMFA)},
+
+		{"POST", b + "/user/set-mfa", s.authed(admin, s.handleUserSetMFA)},
+		{"POST", b + "/user/remove-mfa", s.authed(admin, s.handleUserRemoveMFA)},
+		{"POST", b + "/user/reset-mfa", s.authed(admin, s.handleUserResetMFA)},
+		{"POST", b + "/user/create", s.authed(admin, s.handleUserCreate)},
+		{"GET", b + "/user", s.authed(admin, s.handleUsers)},
+		{"GET", b + "/user/metadata/{id}", s.authed(admin, s.handleUser)},
+		{"POST", b + "/user/delete", s.authed(admin, s.handleUserDelete)},
+
+		{"GET", b + "/settings", s.authed(admin, s.handleSettings)},
+		{"POST", b + "/settings/set", s.authed(admin, s.handleSettingsSet)},
+
+		{"GET", b + "/openapi.yaml", http.HandlerFunc(s.handleOpenAPI)},
+		{"GET", "/healthz", http.HandlerFunc(s.handleHealthz)},
+	}
+}

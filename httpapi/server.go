@@ -1,0 +1,147 @@
+// Package httpapi turns the auth service into the HTTP API of CONTRACT.md:
+// routing, the order of checks (route, then token, then body), JSON decoding
+// and validation at the edge, and the mapping of application error codes to
+// statuses.
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mfad/mfad"
+	"github.com/mfad/mfad/auth"
+)
+
+// BasePath is the prefix of every API path.
+const BasePath = "/api/1.0"
+
+// Server is the HTTP API.
+type Server struct {
+	svc    *auth.Service
+	store  mfad.Store
+	log    *slog.Logger
+	mux    *http.ServeMux
+	routes []Route
+}
+
+// Route is one registered method and path.
+type Route struct {
+	Method, Path string
+	handler      http.Handler
+}
+
+// NewServer builds the handler of the whole API.
+func NewServer(svc *auth.Service, store mfad.Store, log *slog.Logger) *Server {
+	s := &Server{svc: svc, store: store, log: log, mux: http.NewServeMux()}
+	s.routes = s.routeTable()
+	byPath := map[string]methods{}
+	var paths []string
+	for _, rt := range s.routes {
+		if byPath[rt.Path] == nil {
+			byPath[rt.Path] = methods{}
+			paths = append(paths, rt.Path)
+		}
+		byPath[rt.Path][rt.Method] = rt.handler
+	}
+	for _, p := range paths {
+		s.mux.Handle(p, byPath[p])
+	}
+	s.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, mfad.Errorf(mfad.CodeNotFound, "no such path"))
+	}))
+	return s
+}
+
+// Routes returns the registered method and path pairs.
+func (s *Server) Routes() []Route { return s.routes }
+
+// methods dispatches on the request method and answers 405 with an Allow
+// header for the others, so the route decides 404/405 before any token check.
+type methods map[string]http.Handler
+
+func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, ok := m[r.Method]; ok {
+		h.ServeHTTP(w, r)
+		return
+	}
+	allow := make([]string, 0, len(m))
+	for k := range m {
+		allow = append(allow, k)
+	}
+	sort.Strings(allow)
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeError(w, r, mfad.Errorf(mfad.CodeMethod, "method %s not allowed; allowed: %s", r.Method, strings.Join(allow, ", ")))
+}
+
+type logCtxKey struct{}
+
+// statusRecorder captures the status a handler wrote, for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func newRequestID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ServeHTTP adds the request id, the access log, the no-store header and
+// panic recovery around the routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := newRequestID()
+	l := s.log.With("request_id", id)
+	ctx := auth.WithLogger(r.Context(), l)
+	r = r.WithContext(ctxWithLog(ctx, l))
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Request-Id", id)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	rec := &statusRecorder{ResponseWriter: w}
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			l.Error("panic in handler", "panic", p)
+			if rec.status == 0 {
+				writeError(rec, r, mfad.Errorf(mfad.CodeInternal, "internal error"))
+			}
+		}
+		_, route := s.mux.Handler(r)
+		l.Info("request", "method", r.Method, "route", route, "status", rec.status,
+			"duration_ms", float64(time.Since(start).Microseconds())/1000, "addr", clientAddr(r))
+	}()
+	s.mux.ServeHTTP(rec, r)
+}
+
+// clientAddr is the address the request came from (no proxy header is
+// trusted).
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

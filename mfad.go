@@ -1,0 +1,121 @@
+// Package mfad holds the domain of the mfad multi-factor authentication
+// server: its plain types, the storage interface the services act on, and the
+// one error type whose codes the HTTP layer maps to statuses and to the
+// ErrorModel `code` values. It imports no database and no HTTP package.
+package mfad
+
+import (
+	_ "embed"
+	"time"
+)
+
+// OpenAPI is the OpenAPI 3 document of the whole HTTP surface. The server
+// serves it at GET /api/1.0/openapi.yaml and a test checks that its paths and
+// the registered routes are the same set.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
+// AuthType names a second factor, exactly as it appears on the wire.
+type AuthType string
+
+const (
+	AuthTOTP AuthType = "2FA" // a time-based one-time password (RFC 6238)
+	AuthPIN  AuthType = "PIN" // a numeric PIN of 4 to 12 digits
+)
+
+// Valid reports whether t is one of the known factors (case-sensitive).
+func (t AuthType) Valid() bool { return t == AuthTOTP || t == AuthPIN }
+
+// Step is what a limited session owes next; it is the Mfa-Code header value.
+type Step int
+
+const (
+	StepNone   Step = 0 // nothing owed: the session is full
+	StepTOTP   Step = 1 // a TOTP code from the active secret
+	StepPIN    Step = 2 // the user's PIN
+	StepEnroll Step = 3 // 2FA enrollment: generate a secret, then send a code from it
+)
+
+// Factor returns the auth_type a client must send to satisfy the step.
+func (s Step) Factor() AuthType {
+	if s == StepPIN {
+		return AuthPIN
+	}
+	return AuthTOTP
+}
+
+// StatusActive is the only user status mfad knows: users are active until
+// deleted (deleted users are removed).
+const StatusActive = "A"
+
+// Account groups users; its admins act only on its users.
+type Account struct {
+	ID        string
+	Title     string
+	Force2FA  bool // every user of the account owes 2FA at login
+	Created   time.Time
+	Modified  time.Time
+}
+
+// User is a person who logs in. Secrets are held as stored: the password and
+// PIN as argon2id hashes, the TOTP secret sealed (AES-256-GCM).
+type User struct {
+	ID           string
+	AccountID    string
+	Name         string
+	Email        string
+	SuperAdmin   bool
+	PasswordHash string
+
+	Has2FA    bool   // 2FA is in the user's auth_methods
+	Forced2FA bool   // 2FA is in the user's forced_auth (set by an admin)
+	TOTPSeal  []byte // the active TOTP secret, sealed; nil when none is active
+	TOTPGen   int64  // bumped whenever the active secret changes
+	TOTPLast  int64  // the last accepted TOTP time step (steps only move forward)
+
+	HasPIN    bool
+	ForcedPIN bool
+	PINHash   string
+
+	Created   time.Time
+	Modified  time.Time
+	LastLogin time.Time // zero before the first login
+}
+
+// SessionKind tells a full session from a limited one.
+type SessionKind string
+
+const (
+	SessionFull    SessionKind = "full"
+	SessionLimited SessionKind = "limited"
+)
+
+// Session is a login. Only the SHA-256 hash of its id is ever stored.
+type Session struct {
+	Hash      []byte
+	UserID    string
+	Kind      SessionKind
+	Step      Step      // for limited sessions: what is owed
+	Created   time.Time
+	LastSeen  time.Time // pushed forward by requests (full sessions only)
+	Expires   time.Time // the absolute end of the session
+	Failures  int       // wrong codes sent on this limited session
+}
+
+// PendingTOTP is a TOTP secret made by GET /profile/2fa/generate and not yet
+// confirmed by a code.
+type PendingTOTP struct {
+	ID      string
+	UserID  string
+	Seal    []byte
+	Created time.Time
+}
+
+// Throttle is the policy of one failure counter: Limit failures within Window
+// lock the key for Lock.
+type Throttle struct {
+	Limit  int
+	Window time.Duration
+	Lock   time.Duration
+}

@@ -1,0 +1,165 @@
+// Package passhash hashes passwords and PINs with argon2id in a bounded pool.
+//
+// argon2id is memory-hard by design: each hash holds Params.Memory KiB for
+// its duration. The pool caps how many run at once and how many may wait, so
+// a flood of logins queues or is refused (ErrBusy) instead of exhausting
+// memory.
+package passhash
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Params are the argon2id cost parameters.
+type Params struct {
+	Memory  uint32 // KiB
+	Time    uint32 // passes
+	Threads uint8
+}
+
+// Default follows OWASP's argon2id recommendation: 19 MiB, 2 passes, 1 lane.
+var Default = Params{Memory: 19 * 1024, Time: 2, Threads: 1}
+
+const (
+	saltLen = 16
+	keyLen  = 32
+)
+
+// ErrBusy means the pool's queue is full or the wait ran past MaxWait.
+var ErrBusy = errors.New("passhash: hashing pool busy")
+
+// Hasher runs argon2id with at most Workers hashes at once and at most Queue
+// callers waiting for a slot.
+type Hasher struct {
+	params  Params
+	slots   chan struct{}
+	queue   int64
+	maxWait time.Duration
+	waiting atomic.Int64
+	dummy   string
+}
+
+// New returns a Hasher. workers < 1 means 1; queue < 0 means 0; maxWait <= 0
+// means 10 seconds.
+func New(p Params, workers, queue int, maxWait time.Duration) *Hasher {
+	if workers < 1 {
+		workers = 1
+	}
+	if queue < 0 {
+		queue = 0
+	}
+	if maxWait <= 0 {
+		maxWait = 10 * time.Second
+	}
+	h := &Hasher{params: p, slots: make(chan struct{}, workers), queue: int64(queue), maxWait: maxWait}
+	h.dummy = h.encode(make([]byte, saltLen), h.key([]byte("mfad dummy secret"), make([]byte, saltLen), p))
+	return h
+}
+
+// Waiting is the number of callers queued for a slot.
+func (h *Hasher) Waiting() int64 { return h.waiting.Load() }
+
+func (h *Hasher) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	if h.waiting.Add(1) > h.queue {
+		h.waiting.Add(-1)
+		return ErrBusy
+	}
+	defer h.waiting.Add(-1)
+	t := time.NewTimer(h.maxWait)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		return ErrBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *Hasher) release() { <-h.slots }
+
+func (h *Hasher) key(secret, salt []byte, p Params) []byte {
+	return argon2.IDKey(secret, salt, p.Time, p.Memory, p.Threads, keyLen)
+}
+
+func (h *Hasher) encode(salt, key []byte) string {
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version,
+		h.params.Memory, h.params.Time, h.params.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+// Hash returns the PHC-format argon2id hash of secret.
+func (h *Hasher) Hash(ctx context.Context, secret string) (string, error) {
+	salt := make([]byte, saltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	if err := h.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer h.release()
+	return h.encode(salt, h.key([]byte(secret), salt, h.params)), nil
+}
+
+// Verify reports whether secret matches encoded, comparing in constant time.
+// An empty encoded hash is checked against a dummy hash of the same cost, so
+// a missing user costs the same time as a wrong password; it never matches.
+func (h *Hasher) Verify(ctx context.Context, encoded, secret string) (bool, error) {
+	real := encoded != ""
+	if !real {
+		encoded = h.dummy
+	}
+	p, salt, want, err := decode(encoded)
+	if err != nil {
+		return false, err
+	}
+	if err := h.acquire(ctx); err != nil {
+		return false, err
+	}
+	defer h.release()
+	got := h.key([]byte(secret), salt, p)
+	return subtle.ConstantTimeCompare(got, want) == 1 && real, nil
+}
+
+func decode(encoded string) (Params, []byte, []byte, error) {
+	var p Params
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return p, nil, nil, errors.New("passhash: not an argon2id hash")
+	}
+	var v int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+		return p, nil, nil, errors.New("passhash: unsupported argon2 version")
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
+		return p, nil, nil, errors.New("passhash: bad argon2 parameters")
+	}
+	if p.Memory < 8 || p.Memory > 4<<20 || p.Time < 1 || p.Time > 64 || p.Threads < 1 {
+		return p, nil, nil, errors.New("passhash: argon2 parameters out of range")
+	}
+	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
+	if err != nil {
+		return p, nil, nil, errors.New("passhash: bad salt")
+	}
+	key, err := base64.RawStdEncoding.DecodeString(parts[5])
+	if err != nil || len(key) == 0 {
+		return p, nil, nil, errors.New("passhash: bad key")
+	}
+	return p, salt, key, nil
+}

@@ -1,0 +1,708 @@
+// Package sqlite implements mfad.Store on an embedded SQLite database through
+// the cgo-free modernc.org/sqlite driver.
+//
+// Writes go through one connection (SQLite has one writer at a time) with
+// BEGIN IMMEDIATE, so writers queue in the process instead of failing with
+// "database is locked"; reads use a pool of read-only connections that WAL
+// mode lets run beside the writer. synchronous=FULL makes every commit
+// durable before the call returns.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	sqlite3 "modernc.org/sqlite"
+
+	"github.com/mfad/mfad"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is the SQLite implementation of mfad.Store.
+type Store struct {
+	w *sql.DB // the single writer connection
+	r *sql.DB // read-only connections
+}
+
+var _ mfad.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database file at path and applies the
+// migrations.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	dsn := func(extra string) string {
+		q := url.Values{}
+		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(FULL)"} {
+			q.Add("_pragma", p)
+		}
+		if extra != "" {
+			q.Add("_pragma", extra)
+		} else {
+			q.Set("_txlock", "immediate")
+		}
+		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	}
+	w, err := sql.Open("sqlite", dsn(""))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", dsn("query_only(1)"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	return &Store{w: w, r: r}, nil
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, mustSub(migrations, "migrations"),
+		goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// IntegrityCheck runs PRAGMA integrity_check and returns its first line.
+func (s *Store) IntegrityCheck(ctx context.Context) (string, error) {
+	var res string
+	err := s.r.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&res)
+	return res, err
+}
+
+// dbErr marks errors that mean the database cannot serve (I/O, read-only,
+// locked past the busy timeout, disk full) as mfad.ErrUnavailable.
+func dbErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *sqlite3.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case 5, 6, 8, 10, 11, 13, 14, 26: // BUSY LOCKED READONLY IOERR CORRUPT FULL CANTOPEN NOTADB
+			return fmt.Errorf("%w: %v", mfad.ErrUnavailable, err)
+		}
+	}
+	if errors.Is(err, sql.ErrConnDone) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %v", mfad.ErrUnavailable, err)
+	}
+	return err
+}
+
+// tx runs fn in one write transaction and commits.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return dbErr(err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return dbErr(err)
+	}
+	return dbErr(tx.Commit())
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// EmailKey is the case-insensitive form of an email used for uniqueness.
+func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return dbErr(err)
+	}
+	// A read-only or vanished database still answers reads: check that the
+	// writer can take the write lock too.
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "UPDATE meta SET value = value WHERE key = 'ping'")
+		return err
+	})
+}
+
+func (s *Store) Meta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.r.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", mfad.ErrNotFound
+	}
+	return v, dbErr(err)
+}
+
+func (s *Store) PutMetaIfAbsent(ctx context.Context, key, value string) (string, error) {
+	var v string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO NOTHING", key, value); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", key).Scan(&v)
+	})
+	return v, err
+}
+
+func (s *Store) Purge(ctx context.Context, now time.Time) error {
+	n := ms(now)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE expires <= ?", n); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM pending_totp WHERE created <= ?", n-int64(24*time.Hour/time.Millisecond)); err != nil {
+			return err
+		}
+		// A throttle row matters while locked or while its window is open;
+		// windows are at most a day long.
+		_, err := tx.ExecContext(ctx, "DELETE FROM throttle WHERE locked_until <= ? AND window_start <= ?", n, n-int64(24*time.Hour/time.Millisecond))
+		return err
+	})
+}
+
+// ---- accounts
+
+func (s *Store) CreateAccount(ctx context.Context, a *mfad.Account, admin *mfad.User) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO accounts(id, title, force_2fa, created, modified) VALUES(?, ?, ?, ?, ?)",
+			a.ID, a.Title, b2i(a.Force2FA), ms(a.Created), ms(a.Modified)); err != nil {
+			return err
+		}
+		return insertUser(ctx, tx, admin)
+	})
+}
+
+func (s *Store) CountAccounts(ctx context.Context) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM accounts").Scan(&n)
+	return n, dbErr(err)
+}
+
+func (s *Store) Account(ctx context.Context, id string) (*mfad.Account, error) {
+	var a mfad.Account
+	var force int
+	var created, modified int64
+	err := s.r.QueryRowContext(ctx, "SELECT id, title, force_2fa, created, modified FROM accounts WHERE id = ?", id).
+		Scan(&a.ID, &a.Title, &force, &created, &modified)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, mfad.ErrNotFound
+	}
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	a.Force2FA, a.Created, a.Modified = force != 0, fromMS(created), fromMS(modified)
+	return &a, nil
+}
+
+func (s *Store) SetAccountForce2FA(ctx context.Context, id string, on bool, now time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE accounts SET force_2fa = ?, modified = ? WHERE id = ?", b2i(on), ms(now), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return mfad.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// ---- users
+
+const userCols = `id, account_id, name, email, super_admin, password_hash, has_2fa, forced_2fa,
+	totp_seal, totp_gen, totp_last, has_pin, forced_pin, pin_hash, created, modified, last_login`
+
+func insertUser(ctx context.Context, tx *sql.Tx, u *mfad.User) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO users(`+userCols+`, email_key)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.AccountID, u.Name, u.Email, b2i(u.SuperAdmin), u.PasswordHash, b2i(u.Has2FA), b2i(u.Forced2FA),
+		u.TOTPSeal, u.TOTPGen, u.TOTPLast, b2i(u.HasPIN), b2i(u.ForcedPIN), nullStr(u.PINHash),
+		ms(u.Created), ms(u.Modified), ms(u.LastLogin), EmailKey(u.Email))
+	var se *sqlite3.Error
+	if errors.As(err, &se) && se.Code() == 2067 { // SQLITE_CONSTRAINT_UNIQUE
+		return mfad.ErrEmailTaken
+	}
+	return err
+}
+
+func nullStr(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanUser(row scanner) (*mfad.User, error) {
+	var u mfad.User
+	var admin, has2, f2, hasPIN, fPIN int
+	var pin sql.NullString
+	var created, modified, last int64
+	if err := row.Scan(&u.ID, &u.AccountID, &u.Name, &u.Email, &admin, &u.PasswordHash, &has2, &f2,
+		&u.TOTPSeal, &u.TOTPGen, &u.TOTPLast, &hasPIN, &fPIN, &pin, &created, &modified, &last); err != nil {
+		return nil, err
+	}
+	u.SuperAdmin, u.Has2FA, u.Forced2FA, u.HasPIN, u.ForcedPIN = admin != 0, has2 != 0, f2 != 0, hasPIN != 0, fPIN != 0
+	u.PINHash = pin.String
+	u.Created, u.Modified, u.LastLogin = fromMS(created), fromMS(modified), fromMS(last)
+	return &u, nil
+}
+
+func (s *Store) CreateUser(ctx context.Context, u *mfad.User) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return insertUser(ctx, tx, u) })
+}
+
+func (s *Store) oneUser(ctx context.Context, where string, arg any) (*mfad.User, error) {
+	u, err := scanUser(s.r.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE "+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, mfad.ErrNotFound
+	}
+	return u, dbErr(err)
+}
+
+func (s *Store) User(ctx context.Context, id string) (*mfad.User, error) {
+	return s.oneUser(ctx, "id = ?", id)
+}
+
+func (s *Store) UserByEmail(ctx context.Context, email string) (*mfad.User, error) {
+	return s.oneUser(ctx, "email_key = ?", EmailKey(email))
+}
+
+func (s *Store) Users(ctx context.Context, accountID string) ([]*mfad.User, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+userCols+" FROM users WHERE account_id = ? ORDER BY created, id", accountID)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	users := []*mfad.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		users = append(users, u)
+	}
+	return users, dbErr(rows.Err())
+}
+
+// checkIDs fails with ErrUnknownIDs unless every id is a user of the account.
+// The ids are bound through a JSON array, so any number fits in one statement.
+func checkIDs(ctx context.Context, tx *sql.Tx, accountID string, ids []string) (string, error) {
+	list := jsonArray(ids)
+	var want, got int
+	err := tx.QueryRowContext(ctx, `SELECT
+		(SELECT count(DISTINCT value) FROM json_each(?)),
+		(SELECT count(*) FROM users WHERE account_id = ? AND id IN (SELECT value FROM json_each(?)))`,
+		list, accountID, list).Scan(&want, &got)
+	if err != nil {
+		return "", err
+	}
+	if want != got || want == 0 {
+		return "", mfad.ErrUnknownIDs
+	}
+	return list, nil
+}
+
+func jsonArray(ids []string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		// ids are validated UUIDs before they reach the store; quote anyway.
+		b.WriteString(fmt.Sprintf("%q", id))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+const inIDs = "id IN (SELECT value FROM json_each(?))"
+const userInIDs = "user_id IN (SELECT value FROM json_each(?))"
+
+func (s *Store) DeleteUsers(ctx context.Context, accountID string, ids []string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		list, err := checkIDs(ctx, tx, accountID, ids)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE "+userInIDs, list); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM users WHERE "+inIDs, list)
+		return err
+	})
+}
+
+// ---- sessions
+
+func (s *Store) CreateSession(ctx context.Context, se *mfad.Session) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return insertSession(ctx, tx, se) })
+}
+
+func insertSession(ctx context.Context, tx *sql.Tx, se *mfad.Session) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO sessions(hash, user_id, kind, step, created, last_seen, expires, failures)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?)`,
+		se.Hash, se.UserID, string(se.Kind), int(se.Step), ms(se.Created), ms(se.LastSeen), ms(se.Expires), se.Failures)
+	return err
+}
+
+func (s *Store) Session(ctx context.Context, hash []byte) (*mfad.Session, error) {
+	var se mfad.Session
+	var kind string
+	var step int
+	var created, seen, expires int64
+	err := s.r.QueryRowContext(ctx, "SELECT hash, user_id, kind, step, created, last_seen, expires, failures FROM sessions WHERE hash = ?", hash).
+		Scan(&se.Hash, &se.UserID, &kind, &step, &created, &seen, &expires, &se.Failures)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, mfad.ErrNotFound
+	}
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	se.Kind, se.Step = mfad.SessionKind(kind), mfad.Step(step)
+	se.Created, se.LastSeen, se.Expires = fromMS(created), fromMS(seen), fromMS(expires)
+	return &se, nil
+}
+
+func (s *Store) TouchSession(ctx context.Context, hash []byte, now time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "UPDATE sessions SET last_seen = ? WHERE hash = ? AND last_seen < ?", ms(now), hash, ms(now))
+		return err
+	})
+}
+
+func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE hash = ?", hash)
+		return err
+	})
+}
+
+func (s *Store) FailSession(ctx context.Context, hash []byte, max int) (bool, error) {
+	closed := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		err := tx.QueryRowContext(ctx, "UPDATE sessions SET failures = failures + 1 WHERE hash = ? AND kind = 'limited' RETURNING failures", hash).Scan(&n)
+		if errors.Is(err, sql.ErrNoRows) {
+			closed = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if n >= max {
+			closed = true
+			_, err = tx.ExecContext(ctx, "DELETE FROM sessions WHERE hash = ?", hash)
+		}
+		return err
+	})
+	return closed, err
+}
+
+func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE hash = ? AND kind = 'limited' AND user_id = ?", a.LimitedHash, a.UserID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return mfad.ErrSessionGone
+		}
+		now := ms(a.Now)
+		if a.PendingID != "" {
+			if err := activatePending(ctx, tx, a.UserID, a.PendingID, a.TOTPStep, now); err != nil {
+				return err
+			}
+		} else if a.TOTPStep > 0 {
+			res, err := tx.ExecContext(ctx, "UPDATE users SET totp_last = ? WHERE id = ? AND totp_last < ? AND totp_gen = ? AND totp_seal IS NOT NULL",
+				a.TOTPStep, a.UserID, a.TOTPStep, a.TOTPGen)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return mfad.ErrReplay
+			}
+		}
+		if a.Next.Kind == mfad.SessionFull {
+			if _, err := tx.ExecContext(ctx, "UPDATE users SET last_login = ? WHERE id = ?", now, a.UserID); err != nil {
+				return err
+			}
+		}
+		return insertSession(ctx, tx, a.Next)
+	})
+}
+
+// activatePending makes the pending secret id the user's active one and
+// consumes step, failing with ErrNoPending if it was replaced and ErrReplay
+// if the step is not after the last accepted one.
+func activatePending(ctx context.Context, tx *sql.Tx, userID, pendingID string, step, now int64) error {
+	res, err := tx.ExecContext(ctx, `UPDATE users SET
+			totp_seal = (SELECT seal FROM pending_totp WHERE user_id = ? AND id = ?),
+			totp_gen = totp_gen + 1, totp_last = ?, has_2fa = 1, modified = ?
+		WHERE id = ? AND totp_last < ? AND EXISTS (SELECT 1 FROM pending_totp WHERE user_id = ? AND id = ?)`,
+		userID, pendingID, step, now, userID, step, userID, pendingID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		var exists int
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM pending_totp WHERE user_id = ? AND id = ?", userID, pendingID).Scan(&exists); err != nil {
+			return err
+		}
+		if exists == 0 {
+			return mfad.ErrNoPending
+		}
+		return mfad.ErrReplay
+	}
+	_, err = tx.ExecContext(ctx, "DELETE FROM pending_totp WHERE user_id = ?", userID)
+	return err
+}
+
+// ---- factors
+
+func (s *Store) PutPendingTOTP(ctx context.Context, p *mfad.PendingTOTP) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO pending_totp(user_id, id, seal, created) VALUES(?, ?, ?, ?)
+			ON CONFLICT(user_id) DO UPDATE SET id = excluded.id, seal = excluded.seal, created = excluded.created`,
+			p.UserID, p.ID, p.Seal, ms(p.Created))
+		return err
+	})
+}
+
+func (s *Store) PendingTOTP(ctx context.Context, userID string) (*mfad.PendingTOTP, error) {
+	var p mfad.PendingTOTP
+	var created int64
+	err := s.r.QueryRowContext(ctx, "SELECT user_id, id, seal, created FROM pending_totp WHERE user_id = ?", userID).
+		Scan(&p.UserID, &p.ID, &p.Seal, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, mfad.ErrNotFound
+	}
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	p.Created = fromMS(created)
+	return &p, nil
+}
+
+func (s *Store) EnrollTOTP(ctx context.Context, e mfad.Enroll) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := activatePending(ctx, tx, e.UserID, e.PendingID, e.Step, ms(e.Now)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ? AND hash <> ?", e.UserID, e.KeepHash)
+		return err
+	})
+}
+
+func (s *Store) SetPIN(ctx context.Context, userID, hash string, keepHash []byte, now time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE users SET has_pin = 1, pin_hash = ?, modified = ? WHERE id = ?", hash, ms(now), userID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return mfad.ErrNotFound
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ? AND hash <> ?", userID, keepHash)
+		return err
+	})
+}
+
+func (s *Store) RemoveFactor(ctx context.Context, userID string, t mfad.AuthType, now time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var forced2, forcedPIN, account2 int
+		err := tx.QueryRowContext(ctx, `SELECT u.forced_2fa, u.forced_pin, a.force_2fa
+			FROM users u JOIN accounts a ON a.id = u.account_id WHERE u.id = ?`, userID).Scan(&forced2, &forcedPIN, &account2)
+		if errors.Is(err, sql.ErrNoRows) {
+			return mfad.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		switch t {
+		case mfad.AuthTOTP:
+			if forced2 != 0 || account2 != 0 {
+				return mfad.ErrForced
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM pending_totp WHERE user_id = ?", userID); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE users SET has_2fa = 0, totp_seal = NULL, totp_gen = totp_gen + 1, modified = ?
+				WHERE id = ? AND (has_2fa = 1 OR totp_seal IS NOT NULL)`, ms(now), userID)
+		case mfad.AuthPIN:
+			if forcedPIN != 0 {
+				return mfad.ErrForced
+			}
+			_, err = tx.ExecContext(ctx, "UPDATE users SET has_pin = 0, pin_hash = NULL, modified = ? WHERE id = ? AND (has_pin = 1 OR pin_hash IS NOT NULL)", ms(now), userID)
+		default:
+			return fmt.Errorf("sqlite: unknown factor %q", t)
+		}
+		return err
+	})
+}
+
+func (s *Store) AdminSetFactor(ctx context.Context, accountID string, ids []string, t mfad.AuthType, pinHash string, now time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		list, err := checkIDs(ctx, tx, accountID, ids)
+		if err != nil {
+			return err
+		}
+		switch t {
+		case mfad.AuthTOTP:
+			_, err = tx.ExecContext(ctx, "UPDATE users SET has_2fa = 1, forced_2fa = 1, modified = ? WHERE "+inIDs, ms(now), list)
+		case mfad.AuthPIN:
+			_, err = tx.ExecContext(ctx, "UPDATE users SET has_pin = 1, forced_pin = 1, pin_hash = ?, modified = ? WHERE "+inIDs, pinHash, ms(now), list)
+		default:
+			return fmt.Errorf("sqlite: unknown factor %q", t)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM sessions WHERE "+userInIDs, list)
+		return err
+	})
+}
+
+func (s *Store) AdminRemoveFactor(ctx context.Context, accountID string, ids []string, t mfad.AuthType, now time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		list, err := checkIDs(ctx, tx, accountID, ids)
+		if err != nil {
+			return err
+		}
+		switch t {
+		case mfad.AuthTOTP:
+			var force int
+			if err := tx.QueryRowContext(ctx, "SELECT force_2fa FROM accounts WHERE id = ?", accountID).Scan(&force); err != nil {
+				return err
+			}
+			if force != 0 {
+				return mfad.ErrForced
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM pending_totp WHERE "+userInIDs, list); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE users SET has_2fa = 0, forced_2fa = 0, totp_seal = NULL,
+				totp_gen = totp_gen + 1, modified = ? WHERE `+inIDs, ms(now), list)
+		case mfad.AuthPIN:
+			_, err = tx.ExecContext(ctx, "UPDATE users SET has_pin = 0, forced_pin = 0, pin_hash = NULL, modified = ? WHERE "+inIDs, ms(now), list)
+		default:
+			return fmt.Errorf("sqlite: unknown factor %q", t)
+		}
+		return err
+	})
+}
+
+func (s *Store) AdminResetTOTP(ctx context.Context, accountID string, ids []string, now time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		list, err := checkIDs(ctx, tx, accountID, ids)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM pending_totp WHERE "+userInIDs, list); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE users SET totp_seal = NULL, totp_gen = totp_gen + 1, modified = ? WHERE "+inIDs, ms(now), list); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM sessions WHERE "+userInIDs, list)
+		return err
+	})
+}
+
+// ---- throttling
+
+func (s *Store) Reserve(ctx context.Context, key string, p mfad.Throttle, now time.Time) (time.Duration, error) {
+	var retry time.Duration
+	n := ms(now)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var count int
+		var start, locked int64
+		err := tx.QueryRowContext(ctx, "SELECT count, window_start, locked_until FROM throttle WHERE key = ?", key).Scan(&count, &start, &locked)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if locked > n {
+			retry = time.Duration(locked-n) * time.Millisecond
+			return nil
+		}
+		if errors.Is(err, sql.ErrNoRows) || start+p.Window.Milliseconds() <= n {
+			count, start = 0, n
+		}
+		count++
+		locked = 0
+		if count >= p.Limit {
+			locked = n + p.Lock.Milliseconds()
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO throttle(key, count, window_start, locked_until) VALUES(?, ?, ?, ?)
+			ON CONFLICT(key) DO UPDATE SET count = excluded.count, window_start = excluded.window_start, locked_until = excluded.locked_until`,
+			key, count, start, locked)
+		return err
+	})
+	return retry, err
+}
+
+func (s *Store) Release(ctx context.Context, key string, p mfad.Throttle) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE throttle SET count = max(count - 1, 0),
+			locked_until = CASE WHEN count - 1 < ? THEN 0 ELSE locked_until END WHERE key = ?`, p.Limit, key)
+		return err
+	})
+}
+
+func (s *Store) ResetThrottle(ctx context.Context, key string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "DELETE FROM throttle WHERE key = ?", key)
+		return err
+	})
+}

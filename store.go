@@ -1,0 +1,124 @@
+package mfad
+
+import (
+	"context"
+	"time"
+)
+
+// Store is everything the services need from a database. Each method is one
+// transaction: it commits before it returns, or changes nothing. The
+// compare-and-set methods (AdvanceLogin, EnrollTOTP, Reserve, ...) are where
+// the security properties live: replay protection and attempt counting are
+// enforced by the database, never by process memory, so they hold across
+// server instances.
+type Store interface {
+	AccountStore
+	UserStore
+	SessionStore
+	FactorStore
+	ThrottleStore
+
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	// Meta returns a value of the store's key/value table, ErrNotFound if absent.
+	Meta(ctx context.Context, key string) (string, error)
+	// PutMetaIfAbsent stores value under key unless a value is there; it
+	// returns the value stored afterwards.
+	PutMetaIfAbsent(ctx context.Context, key, value string) (string, error)
+	// Purge deletes expired sessions, pending secrets and throttle rows.
+	Purge(ctx context.Context, now time.Time) error
+	Close() error
+}
+
+// AccountStore keeps accounts.
+type AccountStore interface {
+	// CreateAccount creates the account and its first admin together.
+	CreateAccount(ctx context.Context, a *Account, admin *User) error
+	CountAccounts(ctx context.Context) (int, error)
+	Account(ctx context.Context, id string) (*Account, error)
+	SetAccountForce2FA(ctx context.Context, id string, on bool, now time.Time) error
+}
+
+// UserStore keeps users. Emails are unique across the database,
+// case-insensitively.
+type UserStore interface {
+	CreateUser(ctx context.Context, u *User) error // ErrEmailTaken
+	User(ctx context.Context, id string) (*User, error)
+	UserByEmail(ctx context.Context, email string) (*User, error)
+	Users(ctx context.Context, accountID string) ([]*User, error)
+	// DeleteUsers removes the users and their sessions; ErrUnknownIDs (and no
+	// change) when an id is not a user of the account.
+	DeleteUsers(ctx context.Context, accountID string, ids []string) error
+}
+
+// SessionStore keeps sessions by the hash of their id.
+type SessionStore interface {
+	CreateSession(ctx context.Context, s *Session) error
+	Session(ctx context.Context, hash []byte) (*Session, error)
+	TouchSession(ctx context.Context, hash []byte, now time.Time) error
+	DeleteSession(ctx context.Context, hash []byte) error
+	// FailSession counts a wrong code on a limited session and closes it at
+	// max; it reports whether the session is closed.
+	FailSession(ctx context.Context, hash []byte, max int) (closed bool, err error)
+	// AdvanceLogin completes one second-factor step; see Advance.
+	AdvanceLogin(ctx context.Context, a Advance) error
+}
+
+// Advance is one completed second-factor step, applied atomically: the
+// limited session is closed (ErrSessionGone if it already was), the TOTP step
+// is consumed (ErrReplay if a step at or after it was accepted, or if the
+// secret changed since the code was checked), a pending secret is activated
+// when enrolling (ErrNoPending if it was replaced), and Next is created.
+type Advance struct {
+	LimitedHash []byte
+	UserID      string
+	TOTPStep    int64  // > 0: the time step the code matched
+	TOTPGen     int64  // the secret generation the code was checked against (not enrolling)
+	PendingID   string // non-empty: the enrollment secret the code was checked against
+	Next        *Session
+	Now         time.Time
+}
+
+// FactorStore changes users' factors.
+type FactorStore interface {
+	// PutPendingTOTP replaces the user's pending secret.
+	PutPendingTOTP(ctx context.Context, p *PendingTOTP) error
+	PendingTOTP(ctx context.Context, userID string) (*PendingTOTP, error)
+	// EnrollTOTP activates the pending secret PendingID, consumes Step, and
+	// closes every session of the user but KeepHash.
+	EnrollTOTP(ctx context.Context, e Enroll) error
+	// SetPIN stores the PIN hash, turns PIN on, and closes every session of
+	// the user but keepHash.
+	SetPIN(ctx context.Context, userID, hash string, keepHash []byte, now time.Time) error
+	// RemoveFactor turns the factor off and deletes its secret; ErrForced when
+	// an admin or the account forces it. Removing a factor that is off succeeds.
+	RemoveFactor(ctx context.Context, userID string, t AuthType, now time.Time) error
+
+	// The admin bulk operations apply to every id or to none: ErrUnknownIDs
+	// when one id is not a user of the account.
+	AdminSetFactor(ctx context.Context, accountID string, ids []string, t AuthType, pinHash string, now time.Time) error
+	AdminRemoveFactor(ctx context.Context, accountID string, ids []string, t AuthType, now time.Time) error
+	AdminResetTOTP(ctx context.Context, accountID string, ids []string, now time.Time) error
+}
+
+// Enroll is a confirmed 2FA enrollment from the profile.
+type Enroll struct {
+	UserID    string
+	PendingID string
+	Step      int64
+	KeepHash  []byte
+	Now       time.Time
+}
+
+// ThrottleStore counts failed attempts per key (an email, a client address).
+type ThrottleStore interface {
+	// Reserve counts one attempt against key before it is evaluated. It
+	// returns a positive duration, and counts nothing, when the key is
+	// locked. The attempt that reaches the limit locks the key.
+	Reserve(ctx context.Context, key string, p Throttle, now time.Time) (retryAfter time.Duration, err error)
+	// Release takes back a reservation whose attempt succeeded in part (a
+	// right password with a factor still owed).
+	Release(ctx context.Context, key string, p Throttle) error
+	// ResetThrottle clears the key after a full success.
+	ResetThrottle(ctx context.Context, key string) error
+}
