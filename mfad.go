@@ -51,11 +51,11 @@ const StatusActive = "A"
 
 // Account groups users; its admins act only on its users.
 type Account struct {
-	ID        string
-	Title     string
-	Force2FA  bool // every user of the account owes 2FA at login
-	Created   time.Time
-	Modified  time.Time
+	ID       string
+	Title    string
+	Force2FA bool // every user of the account owes 2FA at login
+	Created  time.Time
+	Modified time.Time
 }
 
 // User is a person who logs in. Secrets are held as stored: the password and
@@ -93,14 +93,14 @@ const (
 
 // Session is a login. Only the SHA-256 hash of its id is ever stored.
 type Session struct {
-	Hash      []byte
-	UserID    string
-	Kind      SessionKind
-	Step      Step      // for limited sessions: what is owed
-	Created   time.Time
-	LastSeen  time.Time // pushed forward by requests (full sessions only)
-	Expires   time.Time // the absolute end of the session
-	Failures  int       // wrong codes sent on this limited session
+	Hash     []byte
+	UserID   string
+	Kind     SessionKind
+	Step     Step // for limited sessions: what is owed
+	Created  time.Time
+	LastSeen time.Time // pushed forward by requests (full sessions only)
+	Expires  time.Time // the absolute end of the session
+	Failures int       // wrong codes sent on this limited session
 }
 
 // PendingTOTP is a TOTP secret made by GET /profile/2fa/generate and not yet

@@ -213,4 +213,3 @@ func parseIDs(p *[]string) ([]string, error) {
 	}
 	return out, nil
 }
-
