@@ -1,0 +1,349 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mfad/mfad"
+	"github.com/mfad/mfad/auth"
+	"github.com/mfad/mfad/httpapi"
+	"github.com/mfad/mfad/passhash"
+	"github.com/mfad/mfad/seal"
+	"github.com/mfad/mfad/sqlite"
+	"github.com/mfad/mfad/totp"
+)
+
+// clock is a fake clock the tests move by hand.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// syncBuffer collects the server's logs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// env is a real server over real HTTP on loopback, on a fresh SQLite file,
+// with a fake clock. Account A has an admin; the tests add users.
+type env struct {
+	t      *testing.T
+	srv    *httptest.Server
+	store  *sqlite.Store
+	svc    *auth.Service
+	clock  *clock
+	logs   *syncBuffer
+	client *http.Client
+
+	accountA, adminA string // ids
+	adminAToken      string
+}
+
+const adminAEmail, adminAPassword = "admin-a@example.com", "admin-a-password"
+
+func newEnv(t *testing.T, mod ...func(*auth.Config)) *env {
+	t.Helper()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "mfad.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Start mid-step so that ±1 step tests do not straddle a boundary by
+	// accident.
+	clk := &clock{now: time.Date(2026, 11, 26, 12, 0, 10, 0, time.UTC)}
+	cfg := auth.DefaultConfig()
+	cfg.Now = clk.Now
+	for _, m := range mod {
+		m(&cfg)
+	}
+	svc := auth.New(store, seal.NewBox(seal.NewKey()), passhash.New(passhash.Default, runtime.NumCPU(), 256, 30*time.Second), cfg)
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := httptest.NewServer(httpapi.NewServer(svc, store, log))
+	e := &env{t: t, srv: srv, store: store, svc: svc, clock: clk, logs: logs, client: &http.Client{Timeout: 30 * time.Second}}
+	t.Cleanup(func() {
+		srv.Close()
+		store.Close()
+	})
+	a, u, err := svc.CreateAccount(ctx, "A", auth.NewUser{Name: "Admin A", Email: adminAEmail, Password: adminAPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.accountA, e.adminA = a.ID, u.ID
+	e.adminAToken = e.fullLogin(adminAEmail, adminAPassword)
+	return e
+}
+
+// resp is a response read whole.
+type resp struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r resp) String() string { return string(r.Body) }
+
+// req is a request to send; Body is JSON-encoded unless it is a string.
+type req struct {
+	Method, Path string
+	Token        string
+	Body         any
+	Header       map[string]string
+	Basic        *[2]string
+}
+
+func (e *env) do(q req) resp {
+	e.t.Helper()
+	var body io.Reader
+	switch b := q.Body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	case []byte:
+		body = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		body = bytes.NewReader(data)
+	}
+	path := q.Path
+	if !strings.HasPrefix(path, "/healthz") && !strings.HasPrefix(path, httpapi.BasePath) {
+		path = httpapi.BasePath + path
+	}
+	r, err := http.NewRequest(q.Method, e.srv.URL+path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if body != nil {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	if q.Token != "" {
+		r.Header.Set("X-Auth-Token", q.Token)
+	}
+	if q.Basic != nil {
+		r.SetBasicAuth(q.Basic[0], q.Basic[1])
+	}
+	for k, v := range q.Header {
+		if v == "" {
+			r.Header.Del(k)
+		} else {
+			r.Header.Set(k, v)
+		}
+	}
+	res, err := e.client.Do(r)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if res.Header.Get("Cache-Control") != "no-store" {
+		e.t.Errorf("%s %s: Cache-Control = %q, want no-store", q.Method, path, res.Header.Get("Cache-Control"))
+	}
+	return resp{Status: res.StatusCode, Header: res.Header, Body: data}
+}
+
+func (e *env) get(path, token string) resp {
+	e.t.Helper()
+	return e.do(req{Method: "GET", Path: path, Token: token})
+}
+
+func (e *env) post(path, token string, body any) resp {
+	e.t.Helper()
+	return e.do(req{Method: "POST", Path: path, Token: token, Body: body})
+}
+
+func (e *env) passwordLogin(email, password string) resp {
+	e.t.Helper()
+	return e.do(req{Method: "GET", Path: "/session/login", Basic: &[2]string{email, password}})
+}
+
+// sessionID decodes {"session_id": ...}.
+func (e *env) sessionID(r resp) string {
+	e.t.Helper()
+	var v struct {
+		SessionID string `json:"session_id"`
+	}
+	if err := json.Unmarshal(r.Body, &v); err != nil || v.SessionID == "" {
+		e.t.Fatalf("no session_id in %d %s", r.Status, r.Body)
+	}
+	return v.SessionID
+}
+
+// fullLogin logs in a user who owes no factor.
+func (e *env) fullLogin(email, password string) string {
+	e.t.Helper()
+	r := e.passwordLogin(email, password)
+	if r.Status != 200 {
+		e.t.Fatalf("login %s: %d %s", email, r.Status, r.Body)
+	}
+	return e.sessionID(r)
+}
+
+// limitedLogin logs in with the password and expects a 207 owing step.
+func (e *env) limitedLogin(email, password string, step mfad.Step) string {
+	e.t.Helper()
+	r := e.passwordLogin(email, password)
+	if r.Status != 207 {
+		e.t.Fatalf("login %s: %d %s, want 207", email, r.Status, r.Body)
+	}
+	if got := r.Header.Get("Mfa-Code"); got != string(rune('0'+int(step))) {
+		e.t.Fatalf("login %s: Mfa-Code %q, want %d", email, got, step)
+	}
+	return e.sessionID(r)
+}
+
+// wantError checks an ErrorModel answer.
+func (e *env) wantError(r resp, status int, code mfad.Code) {
+	e.t.Helper()
+	if r.Status != status {
+		e.t.Fatalf("status %d, want %d; body %s", r.Status, status, r.Body)
+	}
+	var m struct {
+		Msg  *string `json:"msg"`
+		Code *int    `json:"code"`
+	}
+	if err := json.Unmarshal(r.Body, &m); err != nil || m.Msg == nil || m.Code == nil {
+		e.t.Fatalf("not an ErrorModel: %s", r.Body)
+	}
+	if *m.Code != int(code) {
+		e.t.Fatalf("code %d, want %d; body %s", *m.Code, code, r.Body)
+	}
+	if r.Header.Get("Content-Type") != "application/json" {
+		e.t.Fatalf("error Content-Type %q", r.Header.Get("Content-Type"))
+	}
+}
+
+func (e *env) wantStatus(r resp, status int) {
+	e.t.Helper()
+	if r.Status != status {
+		e.t.Fatalf("status %d, want %d; body %s", r.Status, status, r.Body)
+	}
+}
+
+// createUser makes a user in the admin's account and returns its id.
+func (e *env) createUser(adminToken, email, password string, superAdmin bool) string {
+	e.t.Helper()
+	sa := "N"
+	if superAdmin {
+		sa = "Y"
+	}
+	r := e.post("/user/create", adminToken, map[string]string{"name": email, "email": email, "password": password, "super_admin": sa})
+	e.wantStatus(r, 200)
+	var u struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(r.Body, &u)
+	return u.ID
+}
+
+type generated struct {
+	QR     string `json:"qr"`
+	Secret string `json:"secret"`
+	URI    string `json:"uri"`
+}
+
+func (e *env) generate(token string) generated {
+	e.t.Helper()
+	r := e.get("/profile/2fa/generate", token)
+	e.wantStatus(r, 200)
+	var g generated
+	if err := json.Unmarshal(r.Body, &g); err != nil || g.Secret == "" {
+		e.t.Fatalf("generate: %s", r.Body)
+	}
+	return g
+}
+
+// code is the TOTP code of secret at the fake clock's step plus offset.
+func (e *env) code(secret string, offset int64) string {
+	e.t.Helper()
+	c, err := totp.CodeAt(secret, totp.StepAt(e.clock.Now())+offset)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// enroll turns 2FA on for the holder of a full session and returns the
+// secret. The clock moves to the next step, so the enrollment code is spent.
+func (e *env) enroll(token string) string {
+	e.t.Helper()
+	g := e.generate(token)
+	r := e.post("/profile/set-mfa", token, map[string]string{"auth_type": "2FA", "code": e.code(g.Secret, 0)})
+	e.wantStatus(r, 200)
+	e.clock.Advance(30 * time.Second)
+	return g.Secret
+}
+
+type profile struct {
+	ID          string   `json:"id"`
+	Email       string   `json:"email"`
+	SuperAdmin  string   `json:"super_admin"`
+	AccountID   string   `json:"account_id"`
+	Status      string   `json:"status"`
+	AuthMethods []string `json:"auth_methods"`
+	ForcedAuth  []string `json:"forced_auth"`
+	LastLogin   *int64   `json:"last_login"`
+}
+
+func (e *env) profile(token string) profile {
+	e.t.Helper()
+	r := e.get("/profile", token)
+	e.wantStatus(r, 200)
+	var p profile
+	if err := json.Unmarshal(r.Body, &p); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+func (e *env) user(adminToken, id string) profile {
+	e.t.Helper()
+	r := e.get("/user/metadata/"+id, adminToken)
+	e.wantStatus(r, 200)
+	var p profile
+	if err := json.Unmarshal(r.Body, &p); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
