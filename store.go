@@ -53,6 +53,8 @@ type UserStore interface {
 
 // SessionStore keeps sessions by the hash of their id.
 type SessionStore interface {
+	// CreateSession stores a session; a full one also records the user's
+	// last login.
 	CreateSession(ctx context.Context, s *Session) error
 	Session(ctx context.Context, hash []byte) (*Session, error)
 	TouchSession(ctx context.Context, hash []byte, now time.Time) error

@@ -189,30 +189,38 @@ func holdSlot(h *passhash.Hasher, stop <-chan struct{}) <-chan error {
 	return done
 }
 
-// waitBusy calls Verify on the dummy (cheap parameters) until it is refused
-// with ErrBusy, which can only happen while the holder has the slot. It
-// fails the test on any other error.
-func waitBusy(t *testing.T, h *passhash.Hasher) {
+// waitHeld probes h with Verify on the dummy (cheap parameters) under an
+// already canceled context until the probe is refused. A probe that finds the
+// slot free takes it and succeeds; one that finds it taken is refused with
+// ErrBusy (queue full) or the context error (queued, then canceled), which
+// proves that the holder has the slot. It returns the refusal.
+func waitHeld(t *testing.T, h *passhash.Hasher) error {
 	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
 	deadline := time.Now().Add(2 * time.Minute) // a liveness bound, not a timing assertion
 	for time.Now().Before(deadline) {
-		_, err := h.Verify(context.Background(), "", "probe")
-		if errors.Is(err, passhash.ErrBusy) {
-			return
+		_, err := h.Verify(ctx, "", "probe")
+		if errors.Is(err, passhash.ErrBusy) || errors.Is(err, context.Canceled) {
+			return err
 		}
 		if err != nil {
 			t.Fatalf("probe: %v", err)
 		}
 		time.Sleep(time.Millisecond)
 	}
-	t.Fatal("never saw ErrBusy while a hash was in progress")
+	t.Fatal("never saw the slot taken while a hash was in progress")
+	return nil
 }
 
 func TestPoolBoundNoQueue(t *testing.T) {
 	h := passhash.New(fast, 1, 0, time.Minute)
 	stop := make(chan struct{})
 	done := holdSlot(h, stop)
-	waitBusy(t, h) // a concurrent call while one hash runs: ErrBusy
+	// A concurrent call while one hash runs, with no queue: ErrBusy.
+	if err := waitHeld(t, h); !errors.Is(err, passhash.ErrBusy) {
+		t.Fatalf("second call with the slot taken and no queue: %v, want ErrBusy", err)
+	}
 	// Hash is refused the same way as Verify when the slot is taken.
 	// Keep probing with Hash until it is refused once too.
 	deadline := time.Now().Add(2 * time.Minute)
@@ -245,7 +253,7 @@ func TestPoolQueueWaiterSucceeds(t *testing.T) {
 	h := passhash.New(fast, 1, 1, 2*time.Minute)
 	stop := make(chan struct{})
 	done := holdSlot(h, stop)
-	waitBusy(t, h) // the holder has the slot now
+	waitHeld(t, h) // the holder has the slot now
 
 	type res struct {
 		enc string
@@ -295,9 +303,10 @@ func TestPoolContextCanceledWhileQueued(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	waitBusy(t, h)
+	waitHeld(t, h)
 
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	errc := make(chan error, 1)
 	go func() {
 		_, err := h.Hash(ctx, "pw")

@@ -390,7 +390,14 @@ func (s *Store) CreateSession(ctx context.Context, se *mfad.Session) error {
 	return s.tx(ctx, func(tx *sql.Tx) error { return insertSession(ctx, tx, se) })
 }
 
+// insertSession stores se; a full session is a login, recorded as the
+// user's last_login.
 func insertSession(ctx context.Context, tx *sql.Tx, se *mfad.Session) error {
+	if se.Kind == mfad.SessionFull {
+		if _, err := tx.ExecContext(ctx, "UPDATE users SET last_login = ? WHERE id = ?", ms(se.Created), se.UserID); err != nil {
+			return err
+		}
+	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO sessions(hash, user_id, kind, step, created, last_seen, expires, failures)
 		VALUES(?, ?, ?, ?, ?, ?, ?, ?)`,
 		se.Hash, se.UserID, string(se.Kind), int(se.Step), ms(se.Created), ms(se.LastSeen), ms(se.Expires), se.Failures)
@@ -472,11 +479,6 @@ func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
 			}
 			if n, _ := res.RowsAffected(); n != 1 {
 				return mfad.ErrReplay
-			}
-		}
-		if a.Next.Kind == mfad.SessionFull {
-			if _, err := tx.ExecContext(ctx, "UPDATE users SET last_login = ? WHERE id = ?", now, a.UserID); err != nil {
-				return err
 			}
 		}
 		return insertSession(ctx, tx, a.Next)

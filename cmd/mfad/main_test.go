@@ -644,3 +644,47 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Logf("no shutdown log line:\n%s", s.stderr)
 	}
 }
+
+// TestShutdownFinishesInFlightRequests cancels run while password logins are
+// in flight (one hashing, the others queued for the single hashing worker):
+// a graceful shutdown lets them finish, so each answers 200.
+func TestShutdownFinishesInFlightRequests(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "mfad.db")
+	s := startServer(t, nil, serveArgs(db, append(adminArgs(), "--hash-workers", "1")...)...)
+	const n = 3
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	results := make(chan result, n)
+	for range n {
+		go func() {
+			req, err := http.NewRequest("GET", s.url+"/api/1.0/session/login", nil)
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			req.SetBasicAuth(adminEmail, adminPassword)
+			res, err := s.client.Do(req)
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			b, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			results <- result{status: res.StatusCode, body: string(b), err: err}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // the requests reach the server
+	s.mustStop(t)
+	for range n {
+		r := <-results
+		switch {
+		case r.err != nil:
+			t.Errorf("in-flight login during shutdown: %v", r.err)
+		case r.status != http.StatusOK:
+			t.Errorf("in-flight login during shutdown: %d %s, want 200 (the shutdown cancelled the request)", r.status, strings.TrimSpace(r.body))
+		}
+	}
+}
