@@ -17,11 +17,11 @@ type flags struct {
 	fs     *flag.FlagSet
 	getenv func(string) string
 	envs   map[string]string // flag name -> variable
-	errs   []error
+	errs   map[string]error  // flag name -> error in its variable
 }
 
 func newFlags(name, summary string, getenv func(string) string, out io.Writer) *flags {
-	f := &flags{fs: flag.NewFlagSet(name, flag.ContinueOnError), getenv: getenv, envs: map[string]string{}}
+	f := &flags{fs: flag.NewFlagSet(name, flag.ContinueOnError), getenv: getenv, envs: map[string]string{}, errs: map[string]error{}}
 	f.fs.SetOutput(out)
 	f.fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: %s [flags]\n\n%s\n\nFlags (each also read from the environment variable shown):\n", name, summary)
@@ -52,7 +52,7 @@ func (f *flags) Int(name, variable string, def int, help string) *int {
 	if v := f.env(name, variable); v != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil {
-			f.errs = append(f.errs, fmt.Errorf("%s=%q: not an integer", variable, v))
+			f.errs[name] = fmt.Errorf("%s=%q: not an integer", variable, v)
 		} else {
 			def = n
 		}
@@ -64,7 +64,7 @@ func (f *flags) Duration(name, variable string, def time.Duration, help string) 
 	if v := f.env(name, variable); v != "" {
 		d, err := time.ParseDuration(strings.TrimSpace(v))
 		if err != nil {
-			f.errs = append(f.errs, fmt.Errorf("%s=%q: not a duration (try 15m or 12h)", variable, v))
+			f.errs[name] = fmt.Errorf("%s=%q: not a duration (try 15m or 12h)", variable, v)
 		} else {
 			def = d
 		}
@@ -83,8 +83,16 @@ func (f *flags) Parse(args []string) error {
 	if f.fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q", f.fs.Arg(0))}
 	}
-	if len(f.errs) > 0 {
-		return usageError{errors.Join(f.errs...).Error()}
+	// A bad variable matters only when its flag is not given.
+	f.fs.Visit(func(fl *flag.Flag) { delete(f.errs, fl.Name) })
+	var errs []error
+	f.fs.VisitAll(func(fl *flag.Flag) {
+		if err, ok := f.errs[fl.Name]; ok {
+			errs = append(errs, err)
+		}
+	})
+	if len(errs) > 0 {
+		return usageError{errors.Join(errs...).Error()}
 	}
 	return nil
 }

@@ -103,8 +103,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
+	// Requests must outlive the signal that starts the shutdown, so that
+	// Shutdown can let them finish; they are cancelled only after it.
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	srv.BaseContext = func(net.Listener) context.Context { return base }
 	go purge(ctx, store, log)
 
 	errc := make(chan error, 1)
@@ -120,7 +124,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	err = srv.Shutdown(sctx)
+	cancelBase()
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
@@ -195,7 +201,10 @@ func bootstrap(ctx context.Context, store mfad.Store, svc *auth.Service, title, 
 		}
 		return nil
 	}
-	if email == "" || password == "" {
+	if (email == "") != (password == "") {
+		return usageError{"--admin-email and --admin-password go together"}
+	}
+	if email == "" {
 		log.Warn("the database has no account yet: restart with --admin-email and --admin-password, or run mfad account create")
 		return nil
 	}
