@@ -36,8 +36,12 @@ type Route struct {
 	handler      http.Handler
 }
 
-// NewServer builds the handler of the whole API.
+// NewServer builds the handler of the whole API. A nil log means
+// slog.Default().
 func NewServer(svc *auth.Service, store mfad.Store, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
 	s := &Server{svc: svc, store: store, log: log, mux: http.NewServeMux()}
 	s.routes = s.routeTable()
 	byPath := map[string]methods{}
