@@ -275,6 +275,9 @@ func TestPoolQueueWaiterSucceeds(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
+	if !got {
+		t.Log("the waiter is queued")
+	}
 	close(stop)
 	if !got {
 		r = <-waiter
