@@ -542,7 +542,7 @@ func (s *Store) EnrollTOTP(ctx context.Context, e mfad.Enroll) error {
 		if err := activatePending(ctx, tx, e.UserID, e.PendingID, e.Step, ms(e.Now)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ? AND hash <> ?", e.UserID, e.KeepHash)
+		_, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ? AND hash IS NOT ?", e.UserID, e.KeepHash)
 		return err
 	})
 }
@@ -556,7 +556,7 @@ func (s *Store) SetPIN(ctx context.Context, userID, hash string, keepHash []byte
 		if n, _ := res.RowsAffected(); n != 1 {
 			return mfad.ErrNotFound
 		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ? AND hash <> ?", userID, keepHash)
+		_, err = tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ? AND hash IS NOT ?", userID, keepHash)
 		return err
 	})
 }
