@@ -433,3 +433,56 @@ func TestConcurrentCodeHasOneWinner(t *testing.T) {
 		t.Fatalf("%d full sessions from one limited session, want 1", wins)
 	}
 }
+
+// Concurrent wrong attempts: no more are evaluated than the limit allows,
+// because each is counted in the database before it is evaluated.
+func TestConcurrentGuessesStayUnderTheLimit(t *testing.T) {
+	e := newEnv(t, func(c *mfadConfig) { c.AddrThrottle.Limit = 10000 })
+	e.createUser(e.adminAToken, "flood@example.com", "flood-password", false)
+	const n = 300
+	count := func(f func(i int) int) map[int]int {
+		var mu sync.Mutex
+		got := map[int]int{}
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s := f(i)
+				mu.Lock()
+				got[s]++
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		return got
+	}
+	got := count(func(i int) int { return e.passwordLogin("flood@example.com", fmt.Sprintf("guess-%d", i)).Status })
+	if got[401] > 5 || got[401]+got[429] != n {
+		t.Fatalf("password flood: %v; want at most 5 evaluated (401), the rest 429", got)
+	}
+
+	// The same for codes, over many limited sessions of one user.
+	e.clock.Advance(15 * time.Minute)
+	secret := e.enroll(e.fullLogin("flood@example.com", "flood-password"))
+	lims := make([]string, 30)
+	for i := range lims {
+		lims[i] = e.limitedLogin("flood@example.com", "flood-password", mfad.StepTOTP)
+	}
+	bad := wrongCode(e.code(secret, 0))
+	got = count(func(i int) int {
+		return e.post("/session/login", lims[i%len(lims)], map[string]string{"auth_type": "2FA", "code": bad}).Status
+	})
+	// 401s are evaluated wrong codes, or sessions already closed (which are
+	// not evaluated); the lock must hold whatever the split.
+	if got[401]+got[429] != n || got[429] == 0 {
+		t.Fatalf("code flood: %v", got)
+	}
+	if !strings.Contains(e.logs.String(), "event=login.locked") {
+		t.Fatal("the lockout was not logged")
+	}
+	evaluated := strings.Count(e.logs.String(), "event=login.factor.fail")
+	if evaluated > 5 {
+		t.Fatalf("%d wrong codes evaluated, want at most 5", evaluated)
+	}
+}
