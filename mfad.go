@@ -7,6 +7,8 @@ package mfad
 import (
 	_ "embed"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // OpenAPI is the OpenAPI 3 document of the whole HTTP surface. The server
@@ -118,4 +120,18 @@ type Throttle struct {
 	Limit  int
 	Window time.Duration
 	Lock   time.Duration
+}
+
+// ParseUUID accepts a UUID in its canonical 36-character form, in any case,
+// and returns it in lower case. Other spellings the uuid package accepts
+// (braces, urn:uuid:, no hyphens) are refused.
+func ParseUUID(s string) (string, bool) {
+	if len(s) != 36 {
+		return "", false
+	}
+	u, err := uuid.Parse(s)
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
 }

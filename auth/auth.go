@@ -167,18 +167,6 @@ func HashToken(token string) []byte {
 	return sum[:]
 }
 
-// parseToken accepts a session id in canonical UUID form (any case).
-func parseToken(token string) (string, bool) {
-	if len(token) != 36 {
-		return "", false
-	}
-	u, err := uuid.Parse(token)
-	if err != nil {
-		return "", false
-	}
-	return u.String(), true
-}
-
 func newToken() (string, []byte) {
 	t := uuid.New().String() // version 4, from crypto/rand
 	return t, HashToken(t)
@@ -206,7 +194,7 @@ type Identity struct {
 // malformed, unknown, closed or expired one, and pushes a full session's
 // idle timeout forward.
 func (s *Service) Authenticate(ctx context.Context, token string) (*Identity, error) {
-	token, ok := parseToken(token)
+	token, ok := mfad.ParseUUID(token)
 	if !ok {
 		return nil, errUnauthenticated
 	}

@@ -390,11 +390,15 @@ func (s *Server) handleUserCreate(w http.ResponseWriter, r *http.Request, id *au
 		return
 	}
 	u, err := s.svc.CreateUser(r.Context(), id, n)
-	if err != nil {
-		writeError(w, r, err)
-		return
+	s.writeUser(w, r, id, u, err)
+}
+
+// writeUser answers with u as a UserResp, or with err.
+func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, id *auth.Identity, u *mfad.User, err error) {
+	var a *mfad.Account
+	if err == nil {
+		a, err = s.svc.Account(r.Context(), id)
 	}
-	a, err := s.svc.Account(r.Context(), id)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -421,22 +425,13 @@ func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request, id *auth.Id
 }
 
 func (s *Server) handleUser(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
-	uid, ok := parseID(r.PathValue("id"))
+	uid, ok := mfad.ParseUUID(r.PathValue("id"))
 	if !ok {
 		writeError(w, r, invalid("id: not a UUID"))
 		return
 	}
 	u, err := s.svc.User(r.Context(), id, uid)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	a, err := s.svc.Account(r.Context(), id)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, toUser(u, a))
+	s.writeUser(w, r, id, u, err)
 }
 
 type idsReq struct {

@@ -13,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/mfad/mfad"
 )
 
@@ -178,19 +176,6 @@ func authType(name string, p *string, allowed ...mfad.AuthType) (mfad.AuthType, 
 // MaxIDs is the most ids one admin request may carry.
 const MaxIDs = 1000
 
-// parseID accepts a UUID in its canonical 36-character form and returns it
-// in lower case.
-func parseID(s string) (string, bool) {
-	if len(s) != 36 {
-		return "", false
-	}
-	u, err := uuid.Parse(s)
-	if err != nil {
-		return "", false
-	}
-	return u.String(), true
-}
-
 func parseIDs(p *[]string) ([]string, error) {
 	ids, err := required("ids", p)
 	if err != nil {
@@ -202,7 +187,7 @@ func parseIDs(p *[]string) ([]string, error) {
 	out := make([]string, 0, len(ids))
 	seen := make(map[string]bool, len(ids))
 	for i, s := range ids {
-		id, ok := parseID(s)
+		id, ok := mfad.ParseUUID(s)
 		if !ok {
 			return nil, invalid("ids[%d]: not a UUID", i)
 		}
