@@ -79,6 +79,11 @@ const adminAEmail, adminAPassword = "admin-a@example.com", "admin-a-password"
 
 func newEnv(t *testing.T, mod ...func(*auth.Config)) *env {
 	t.Helper()
+	return newEnvWithHasher(t, passhash.New(passhash.Default, runtime.NumCPU(), 256, 30*time.Second), mod...)
+}
+
+func newEnvWithHasher(t *testing.T, hasher *passhash.Hasher, mod ...func(*auth.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "mfad.db"))
 	if err != nil {
@@ -92,7 +97,7 @@ func newEnv(t *testing.T, mod ...func(*auth.Config)) *env {
 	for _, m := range mod {
 		m(&cfg)
 	}
-	svc := auth.New(store, seal.NewBox(seal.NewKey()), passhash.New(passhash.Default, runtime.NumCPU(), 256, 30*time.Second), cfg)
+	svc := auth.New(store, seal.NewBox(seal.NewKey()), hasher, cfg)
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := httptest.NewServer(httpapi.NewServer(svc, store, log))

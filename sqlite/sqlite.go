@@ -117,7 +117,7 @@ func dbErr(err error) error {
 			return fmt.Errorf("%w: %v", mfad.ErrUnavailable, err)
 		}
 	}
-	if errors.Is(err, sql.ErrConnDone) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, sql.ErrConnDone) || errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "database is closed") {
 		return fmt.Errorf("%w: %v", mfad.ErrUnavailable, err)
 	}
 	return err
