@@ -378,7 +378,7 @@ func (s *Service) release(ctx context.Context, key string, p mfad.Throttle) {
 // TokenLogin answers GET /session/login with a full X-Auth-Token.
 func (s *Service) TokenLogin(id *Identity) (LoginResult, error) {
 	if id.Session.Kind != mfad.SessionFull {
-		return LoginResult{}, errUnauthenticated
+		return LoginResult{}, errFactorRequired
 	}
 	return LoginResult{Token: id.Token}, nil
 }
@@ -455,6 +455,9 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		r, err := totp.Match(secret, code, now, u.TOTPLast)
 		if err != nil {
 			return LoginResult{}, err
+		}
+		if r.Replay {
+			audit(ctx, slog.LevelWarn, "totp.replay", "user_id", u.ID, "addr", addr)
 		}
 		ok, adv.TOTPStep, adv.PendingID = r.OK, r.Step, p.ID
 	case mfad.StepPIN:

@@ -2,115 +2,52 @@ package httpapi_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mfad/mfad"
 	"github.com/mfad/mfad/auth"
 	"github.com/mfad/mfad/httpapi"
+	"github.com/mfad/mfad/internal/testserver"
 	"github.com/mfad/mfad/passhash"
-	"github.com/mfad/mfad/seal"
 	"github.com/mfad/mfad/sqlite"
-	"github.com/mfad/mfad/totp"
 )
 
-// clock is a fake clock the tests move by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// syncBuffer collects the server's logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// env is a real server over real HTTP on loopback, on a fresh SQLite file,
-// with a fake clock. Account A has an admin; the tests add users.
+// env is a real server over real HTTP on loopback (see testserver) with a
+// client and helpers. Account A has an admin; the tests add users.
 type env struct {
 	t      *testing.T
-	srv    *httptest.Server
+	srv    *testserver.Server
 	store  *sqlite.Store
 	svc    *auth.Service
-	clock  *clock
-	logs   *syncBuffer
+	clock  *testserver.Clock
+	logs   *testserver.Logs
 	client *http.Client
 
 	accountA, adminA string // ids
 	adminAToken      string
 }
 
-const adminAEmail, adminAPassword = "admin-a@example.com", "admin-a-password"
+const adminAEmail, adminAPassword = testserver.AdminEmail, testserver.AdminPassword
 
 func newEnv(t *testing.T, mod ...func(*auth.Config)) *env {
 	t.Helper()
-	return newEnvWithHasher(t, passhash.New(passhash.Default, runtime.NumCPU(), 256, 30*time.Second), mod...)
+	return newEnvWithHasher(t, nil, mod...)
 }
 
 func newEnvWithHasher(t *testing.T, hasher *passhash.Hasher, mod ...func(*auth.Config)) *env {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "mfad.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Start mid-step so that ±1 step tests do not straddle a boundary by
-	// accident.
-	clk := &clock{now: time.Date(2026, 11, 26, 12, 0, 10, 0, time.UTC)}
-	cfg := auth.DefaultConfig()
-	cfg.Now = clk.Now
-	for _, m := range mod {
-		m(&cfg)
-	}
-	svc := auth.New(store, seal.NewBox(seal.NewKey()), hasher, cfg)
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := httptest.NewServer(httpapi.NewServer(svc, store, log))
-	e := &env{t: t, srv: srv, store: store, svc: svc, clock: clk, logs: logs, client: &http.Client{Timeout: 30 * time.Second}}
-	t.Cleanup(func() {
-		srv.Close()
-		store.Close()
-	})
-	a, u, err := svc.CreateAccount(ctx, "A", auth.NewUser{Name: "Admin A", Email: adminAEmail, Password: adminAPassword})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.accountA, e.adminA = a.ID, u.ID
+	srv := testserver.Start(t, testserver.Options{Hasher: hasher, Config: func(c *auth.Config) {
+		for _, m := range mod {
+			m(c)
+		}
+	}})
+	e := &env{t: t, srv: srv, store: srv.Store, svc: srv.Svc, clock: srv.Clock, logs: srv.Logs,
+		client: &http.Client{Timeout: 30 * time.Second}, accountA: srv.AccountID, adminA: srv.AdminID}
 	e.adminAToken = e.fullLogin(adminAEmail, adminAPassword)
 	return e
 }
@@ -302,11 +239,7 @@ func (e *env) generate(token string) generated {
 // code is the TOTP code of secret at the fake clock's step plus offset.
 func (e *env) code(secret string, offset int64) string {
 	e.t.Helper()
-	c, err := totp.CodeAt(secret, totp.StepAt(e.clock.Now())+offset)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return c
+	return e.srv.Code(e.t, secret, offset)
 }
 
 // enroll turns 2FA on for the holder of a full session and returns the

@@ -120,7 +120,7 @@ func TestTOTPEnrollmentAndLogin(t *testing.T) {
 	// A limited session reaches nothing but the login endpoints.
 	e.wantError(e.get("/profile", lim), 401, mfad.CodeFactorRequired)
 	e.wantError(e.get("/profile/2fa/generate", lim), 401, mfad.CodeFactorRequired)
-	e.wantError(e.get("/session/login", lim), 401, mfad.CodeUnauthenticated)
+	e.wantError(e.get("/session/login", lim), 401, mfad.CodeFactorRequired)
 
 	e.clock.Advance(30 * time.Second)
 	next := e.code(g.Secret, 0)

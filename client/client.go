@@ -1,0 +1,426 @@
+// Package client is the Go SDK of mfad: the six MFA operations of the
+// Quatrix API under their Quatrix names (SessionLoginPost, ProfileSetMfaPost,
+// ...), the supporting endpoints, and Login, which runs the whole login state
+// machine asking a callback for each code owed.
+//
+// Every call takes a context. Errors are values: an *APIError with the HTTP
+// status and the server's ErrorModel, matching sentinels such as
+// ErrUnauthorized, ErrForbidden and ErrLockedOut through errors.Is.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// BasePath is the API prefix on the server.
+const BasePath = "/api/1.0"
+
+// Client talks to one mfad server. It is safe for concurrent use; the
+// session id it sends is shared by all calls.
+type Client struct {
+	base    *url.URL
+	http    *http.Client
+	retries int
+	backoff time.Duration
+
+	mu    sync.RWMutex
+	token string
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient sets the HTTP client (its Timeout, Transport, ...).
+func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+
+// WithTimeout sets the timeout of each HTTP request (default 30 s).
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) {
+		h := *c.http
+		h.Timeout = d
+		c.http = &h
+	}
+}
+
+// WithRetries sets how many times a safe request is retried after a network
+// error or a 503 (default 2), waiting backoff, then twice as long, ...
+// Only requests that change nothing are retried: never a login step, never
+// a POST.
+func WithRetries(n int, backoff time.Duration) Option {
+	return func(c *Client) { c.retries, c.backoff = n, backoff }
+}
+
+// WithSession starts the client with a session id.
+func WithSession(id string) Option { return func(c *Client) { c.token = id } }
+
+// New returns a client for the server at baseURL (such as
+// "http://127.0.0.1:8080"; a trailing /api/1.0 is accepted).
+func New(baseURL string, opts ...Option) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("mfad: base URL %q: want http(s)://host[:port]", baseURL)
+	}
+	u.Path = strings.TrimSuffix(u.Path, BasePath)
+	c := &Client{base: u, http: &http.Client{Timeout: 30 * time.Second}, retries: 2, backoff: 200 * time.Millisecond}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// SessionID returns the session id the client sends.
+func (c *Client) SessionID() string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.token
+}
+
+// SetSessionID sets the session id the client sends ("" for none).
+func (c *Client) SetSessionID(id string) {
+	c.mu.Lock()
+	c.token = id
+	c.mu.Unlock()
+}
+
+// call is one request. body nil sends none; out nil discards the answer.
+type call struct {
+	method, path string
+	body         any
+	out          any
+	basic        *[2]string
+	safe         bool // may be retried
+}
+
+// do runs a call and returns the HTTP status and headers of a 2xx answer.
+func (c *Client) do(ctx context.Context, k call) (int, http.Header, error) {
+	var payload []byte
+	if k.body != nil {
+		var err error
+		if payload, err = json.Marshal(k.body); err != nil {
+			return 0, nil, fmt.Errorf("mfad: encode request: %w", err)
+		}
+	}
+	attempts := 1
+	if k.safe {
+		attempts += max(c.retries, 0)
+	}
+	wait := c.backoff
+	var lastErr error
+	for i := 0; i < attempts; i++ {
+		if i > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return 0, nil, ctx.Err()
+			case <-t.C:
+			}
+			wait *= 2
+		}
+		status, header, err := c.once(ctx, k, payload)
+		if err == nil {
+			return status, header, nil
+		}
+		lastErr = err
+		var apiErr *APIError
+		if ctx.Err() != nil || (errors.As(err, &apiErr) && apiErr.Status != http.StatusServiceUnavailable) {
+			break
+		}
+	}
+	return 0, nil, lastErr
+}
+
+func (c *Client) once(ctx context.Context, k call, payload []byte) (int, http.Header, error) {
+	u := *c.base
+	u.Path += k.path
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, k.method, u.String(), body)
+	if err != nil {
+		return 0, nil, fmt.Errorf("mfad: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if k.basic != nil {
+		req.SetBasicAuth(k.basic[0], k.basic[1])
+	} else if tok := c.SessionID(); tok != "" {
+		req.Header.Set("X-Auth-Token", tok)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("mfad: %s %s: %w", k.method, k.path, err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
+	if err != nil {
+		return 0, nil, fmt.Errorf("mfad: %s %s: read answer: %w", k.method, k.path, err)
+	}
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return 0, nil, apiError(res, data)
+	}
+	if k.out != nil {
+		if err := json.Unmarshal(data, k.out); err != nil {
+			return 0, nil, fmt.Errorf("mfad: %s %s: decode answer: %w", k.method, k.path, err)
+		}
+	}
+	return res.StatusCode, res.Header, nil
+}
+
+func apiError(res *http.Response, data []byte) *APIError {
+	e := &APIError{Status: res.StatusCode, Code: -1}
+	var m ErrorModel
+	if json.Unmarshal(data, &m) == nil && m.Msg != "" {
+		e.Code, e.Msg, e.Details = m.Code, m.Msg, m.Details
+	} else {
+		e.Msg = http.StatusText(res.StatusCode)
+	}
+	if s := res.Header.Get("Retry-After"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n >= 0 {
+			e.RetryAfter = time.Duration(n) * time.Second
+		}
+	}
+	return e
+}
+
+// loginStep reads a 200 or 207 login answer.
+func loginStep(status int, header http.Header, resp SessionLoginResp) (*LoginStep, error) {
+	step := &LoginStep{SessionLoginResp: resp}
+	if status == http.StatusMultiStatus {
+		n, err := strconv.Atoi(header.Get("Mfa-Code"))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("mfad: 207 answer without a valid Mfa-Code header")
+		}
+		step.MfaCode = MfaCode(n)
+	}
+	return step, nil
+}
+
+// ---- session
+
+// SessionLoginGet is the password step (GET /session/login with Basic). A
+// full session is returned and used by the client from then on. When a
+// factor is owed the error is an *MFARequiredError holding the limited
+// session (which the client also uses from then on) and the step.
+func (c *Client) SessionLoginGet(ctx context.Context, email, password string) (*SessionLoginResp, error) {
+	step, err := c.PasswordLogin(ctx, email, password)
+	if err != nil {
+		return nil, err
+	}
+	if step.MfaCode != MfaNone {
+		return nil, &MFARequiredError{Step: step.MfaCode, SessionID: step.SessionID}
+	}
+	return &step.SessionLoginResp, nil
+}
+
+// PasswordLogin is the password step; the answer says what is still owed.
+// The session returned, full or limited, becomes the client's.
+func (c *Client) PasswordLogin(ctx context.Context, email, password string) (*LoginStep, error) {
+	var resp SessionLoginResp
+	status, header, err := c.do(ctx, call{method: "GET", path: BasePath + "/session/login", out: &resp, basic: &[2]string{email, password}})
+	if err != nil {
+		return nil, err
+	}
+	step, err := loginStep(status, header, resp)
+	if err != nil {
+		return nil, err
+	}
+	c.SetSessionID(step.SessionID)
+	return step, nil
+}
+
+// SessionLoginPost sends the code for the step the client's limited session
+// owes (POST /session/login). The session returned becomes the client's.
+// When another factor is still owed the error is an *MFARequiredError.
+func (c *Client) SessionLoginPost(ctx context.Context, body SessionLoginPostResp) (*SessionLoginResp, error) {
+	step, err := c.SecondFactor(ctx, body)
+	if err != nil {
+		return nil, err
+	}
+	if step.MfaCode != MfaNone {
+		return nil, &MFARequiredError{Step: step.MfaCode, SessionID: step.SessionID}
+	}
+	return &step.SessionLoginResp, nil
+}
+
+// SecondFactor is SessionLoginPost answering with the step that follows.
+func (c *Client) SecondFactor(ctx context.Context, body SessionLoginPostResp) (*LoginStep, error) {
+	var resp SessionLoginResp
+	status, header, err := c.do(ctx, call{method: "POST", path: BasePath + "/session/login", body: body, out: &resp})
+	if err != nil {
+		return nil, err
+	}
+	step, err := loginStep(status, header, resp)
+	if err != nil {
+		return nil, err
+	}
+	c.SetSessionID(step.SessionID)
+	return step, nil
+}
+
+// SessionCheck is GET /session/login with the client's full session: it
+// answers with that session's id when it is valid.
+func (c *Client) SessionCheck(ctx context.Context) (*SessionLoginResp, error) {
+	var resp SessionLoginResp
+	_, _, err := c.do(ctx, call{method: "GET", path: BasePath + "/session/login", out: &resp, safe: true})
+	if err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// SessionKeepalive pushes the session's idle timeout forward.
+func (c *Client) SessionKeepalive(ctx context.Context) error {
+	_, _, err := c.do(ctx, call{method: "GET", path: BasePath + "/session/keepalive", safe: true})
+	return err
+}
+
+// SessionLogout closes the client's session and forgets it.
+func (c *Client) SessionLogout(ctx context.Context) error {
+	_, _, err := c.do(ctx, call{method: "GET", path: BasePath + "/session/logout"})
+	if err == nil {
+		c.SetSessionID("")
+	}
+	return err
+}
+
+// ---- profile
+
+// Profile is GET /profile.
+func (c *Client) Profile(ctx context.Context) (*ProfileResp, error) {
+	var resp ProfileResp
+	if _, _, err := c.do(ctx, call{method: "GET", path: BasePath + "/profile", out: &resp, safe: true}); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// Profile2FAGenerate makes a new pending TOTP secret for the caller (GET
+// /profile/2fa/generate). It changes state, so it is never retried.
+func (c *Client) Profile2FAGenerate(ctx context.Context) (*TwoFAGenerateResp, error) {
+	var resp TwoFAGenerateResp
+	if _, _, err := c.do(ctx, call{method: "GET", path: BasePath + "/profile/2fa/generate", out: &resp}); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// ProfileSetMfaPost turns a factor on for the caller: 2FA with a code from
+// the pending secret, PIN with the new PIN. Every other session of the user
+// is closed.
+func (c *Client) ProfileSetMfaPost(ctx context.Context, body ProfileSetMfaReq) (*ProfileSetMfaResp, error) {
+	var resp ProfileSetMfaResp
+	if _, _, err := c.do(ctx, call{method: "POST", path: BasePath + "/profile/set-mfa", body: body, out: &resp}); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// ProfileRemoveMfaPost turns a factor off for the caller unless it is forced.
+func (c *Client) ProfileRemoveMfaPost(ctx context.Context, body ProfileRemoveMfaReq) (*ProfileRemoveMfaResp, error) {
+	var resp ProfileRemoveMfaResp
+	if _, _, err := c.do(ctx, call{method: "POST", path: BasePath + "/profile/remove-mfa", body: body, out: &resp}); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// ---- admin
+
+// UserSetMfaPost turns a factor on, forced, for users of the admin's account.
+func (c *Client) UserSetMfaPost(ctx context.Context, body UserSetMfaReq) (*ProfileRemoveMfaResp, error) {
+	return c.status(ctx, "/user/set-mfa", body)
+}
+
+// UserRemoveMfaPost turns a factor off for users of the admin's account.
+func (c *Client) UserRemoveMfaPost(ctx context.Context, body UserRemoveMfaReq) (*ProfileRemoveMfaResp, error) {
+	return c.status(ctx, "/user/remove-mfa", body)
+}
+
+// UserResetMfaPost clears users' TOTP secrets; they enroll again at their
+// next login.
+func (c *Client) UserResetMfaPost(ctx context.Context, body UserResetMfaReq) (*ProfileRemoveMfaResp, error) {
+	return c.status(ctx, "/user/reset-mfa", body)
+}
+
+func (c *Client) status(ctx context.Context, path string, body any) (*ProfileRemoveMfaResp, error) {
+	var resp ProfileRemoveMfaResp
+	if _, _, err := c.do(ctx, call{method: "POST", path: BasePath + path, body: body, out: &resp}); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// UserCreate makes a user in the admin's account.
+func (c *Client) UserCreate(ctx context.Context, body UserCreateReq) (*UserResp, error) {
+	var resp UserResp
+	if _, _, err := c.do(ctx, call{method: "POST", path: BasePath + "/user/create", body: body, out: &resp}); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// Users lists the users of the admin's account.
+func (c *Client) Users(ctx context.Context) ([]UserResp, error) {
+	var resp []UserResp
+	if _, _, err := c.do(ctx, call{method: "GET", path: BasePath + "/user", out: &resp, safe: true}); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// UserMetadata returns one user of the admin's account.
+func (c *Client) UserMetadata(ctx context.Context, id string) (*UserResp, error) {
+	var resp UserResp
+	if _, _, err := c.do(ctx, call{method: "GET", path: BasePath + "/user/metadata/" + url.PathEscape(id), out: &resp, safe: true}); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// UserDelete removes users of the admin's account.
+func (c *Client) UserDelete(ctx context.Context, body IdsReq) (*IdsResp, error) {
+	var resp IdsResp
+	if _, _, err := c.do(ctx, call{method: "POST", path: BasePath + "/user/delete", body: body, out: &resp}); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// Settings returns the account's settings.
+func (c *Client) Settings(ctx context.Context) (*SettingsResp, error) {
+	var resp SettingsResp
+	if _, _, err := c.do(ctx, call{method: "GET", path: BasePath + "/settings", out: &resp, safe: true}); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// SettingsSet changes the account's settings.
+func (c *Client) SettingsSet(ctx context.Context, body SettingsSetReq) (*SettingsResp, error) {
+	var resp SettingsResp
+	if _, _, err := c.do(ctx, call{method: "POST", path: BasePath + "/settings/set", body: body, out: &resp}); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// Healthz reports whether the server can reach its database.
+func (c *Client) Healthz(ctx context.Context) error {
+	_, _, err := c.do(ctx, call{method: "GET", path: "/healthz", safe: true})
+	return err
+}

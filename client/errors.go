@@ -1,0 +1,120 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// ErrorModel codes the server documents (see the README's error table).
+const (
+	CodeInternal         = 0
+	CodeBadJSON          = 1
+	CodeInvalid          = 2
+	CodeTooLarge         = 3
+	CodeMediaType        = 4
+	CodeNotFound         = 5
+	CodeMethod           = 6
+	CodeUnauthenticated  = 10
+	CodeBadCredentials   = 11
+	CodeFactorRequired   = 12
+	CodeWrongCode        = 13
+	CodeForbidden        = 14
+	CodeTooManyAttempts  = 15
+	CodeBusy             = 16
+	CodeUnavailable      = 17
+	CodeWrongAuthType    = 20
+	CodeEnrollment       = 21
+	CodeFactorForced     = 22
+	CodeUnknownUsers     = 23
+	CodeEmailTaken       = 24
+	CodeUserNotFound     = 25
+	CodeCannotDeleteSelf = 26
+)
+
+// Sentinels for the common failures; test with errors.Is.
+var (
+	// ErrUnauthorized: 401, the session or credentials were refused.
+	ErrUnauthorized = errors.New("mfad: unauthorized")
+	// ErrBadCredentials: 401, wrong email or password (also ErrUnauthorized).
+	ErrBadCredentials = errors.New("mfad: wrong email or password")
+	// ErrWrongCode: 401, a wrong second-factor code (also ErrUnauthorized).
+	ErrWrongCode = errors.New("mfad: wrong code")
+	// ErrMFARequired: 401, a limited session was used where a full one is
+	// needed (also ErrUnauthorized).
+	ErrMFARequired = errors.New("mfad: a second factor is required")
+	// ErrForbidden: 403, admin rights required.
+	ErrForbidden = errors.New("mfad: forbidden")
+	// ErrLockedOut: 429, too many failed attempts; see APIError.RetryAfter.
+	ErrLockedOut = errors.New("mfad: too many attempts, locked out")
+	// ErrUnavailable: 503, the server is busy or its database is down.
+	ErrUnavailable = errors.New("mfad: service unavailable")
+	// ErrInvalid: 400, the request was refused as invalid.
+	ErrInvalid = errors.New("mfad: invalid request")
+	// ErrNotFound: 404.
+	ErrNotFound = errors.New("mfad: not found")
+)
+
+// APIError is an error answer of the server.
+type APIError struct {
+	Status     int            // HTTP status
+	Code       int            // ErrorModel code
+	Msg        string         // ErrorModel msg
+	Details    map[string]any // ErrorModel details, if any
+	RetryAfter time.Duration  // from the Retry-After header of a 429 or 503
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("mfad: %d %s: %s (code %d)", e.Status, http.StatusText(e.Status), e.Msg, e.Code)
+}
+
+// Is makes the sentinels match.
+func (e *APIError) Is(target error) bool {
+	switch target {
+	case ErrUnauthorized:
+		return e.Status == http.StatusUnauthorized
+	case ErrBadCredentials:
+		return e.Status == http.StatusUnauthorized && e.Code == CodeBadCredentials
+	case ErrWrongCode:
+		return e.Status == http.StatusUnauthorized && e.Code == CodeWrongCode
+	case ErrMFARequired:
+		return e.Status == http.StatusUnauthorized && e.Code == CodeFactorRequired
+	case ErrForbidden:
+		return e.Status == http.StatusForbidden
+	case ErrLockedOut:
+		return e.Status == http.StatusTooManyRequests
+	case ErrUnavailable:
+		return e.Status == http.StatusServiceUnavailable
+	case ErrInvalid:
+		return e.Status == http.StatusBadRequest
+	case ErrNotFound:
+		return e.Status == http.StatusNotFound
+	}
+	return false
+}
+
+// StepError is returned by Login when the caller's prompt gives up, or the
+// server asks for a step the helper does not know; Step is the step owed.
+type StepError struct {
+	Step MfaCode
+	Err  error
+}
+
+func (e *StepError) Error() string { return fmt.Sprintf("mfad: login step %d (%s): %v", e.Step, e.Step, e.Err) }
+func (e *StepError) Unwrap() error { return e.Err }
+
+// MFARequiredError is what a login step answers when a further factor is
+// owed (HTTP 207): SessionID is the limited session to finish the login with
+// and Step what it owes. It matches ErrMFARequired.
+type MFARequiredError struct {
+	Step      MfaCode
+	SessionID string
+}
+
+func (e *MFARequiredError) Error() string {
+	return fmt.Sprintf("mfad: a second factor is required: %s (Mfa-Code %d)", e.Step, e.Step)
+}
+
+// Is makes ErrMFARequired match.
+func (e *MFARequiredError) Is(target error) bool { return target == ErrMFARequired }

@@ -1,0 +1,170 @@
+package client
+
+// The request and response bodies of the API, named as in the Quatrix MFA
+// API (SessionLoginPostResp is, as there, the body sent to POST
+// /session/login).
+
+// AuthType names a second factor: "2FA" (TOTP) or "PIN".
+type AuthType string
+
+const (
+	TwoFA AuthType = "2FA"
+	PIN   AuthType = "PIN"
+)
+
+// MfaCode is the step a limited session owes, from the Mfa-Code header of a
+// 207 answer. MfaNone means the session is full.
+type MfaCode int
+
+const (
+	MfaNone   MfaCode = 0
+	MfaTOTP   MfaCode = 1 // send a TOTP code
+	MfaPIN    MfaCode = 2 // send the PIN
+	MfaEnroll MfaCode = 3 // enroll 2FA: generate a secret, then send a code from it
+)
+
+func (c MfaCode) String() string {
+	switch c {
+	case MfaNone:
+		return "none"
+	case MfaTOTP:
+		return "TOTP code"
+	case MfaPIN:
+		return "PIN"
+	case MfaEnroll:
+		return "2FA enrollment"
+	}
+	return "unknown step"
+}
+
+// SessionLoginPostResp is the body of POST /session/login.
+type SessionLoginPostResp struct {
+	AuthType AuthType `json:"auth_type"`
+	Code     string   `json:"code"`
+}
+
+// SessionLoginResp carries a session id.
+type SessionLoginResp struct {
+	SessionID string `json:"session_id"`
+}
+
+// LoginStep is the answer of a login step: a session, and what it still
+// owes (MfaNone for a full session).
+type LoginStep struct {
+	SessionLoginResp
+	MfaCode MfaCode
+}
+
+// ProfileSetMfaReq is the body of POST /profile/set-mfa.
+type ProfileSetMfaReq struct {
+	AuthType AuthType `json:"auth_type"`
+	Code     string   `json:"code"`
+}
+
+// ProfileSetMfaResp carries the caller's session id, the one session of the
+// user left open.
+type ProfileSetMfaResp struct {
+	SessionIDs string `json:"session_ids"`
+}
+
+// ProfileRemoveMfaReq is the body of POST /profile/remove-mfa.
+type ProfileRemoveMfaReq struct {
+	AuthType AuthType `json:"auth_type"`
+}
+
+// ProfileRemoveMfaResp is {"status":"success"}.
+type ProfileRemoveMfaResp struct {
+	Status string `json:"status"`
+}
+
+// UserSetMfaReq is the body of POST /user/set-mfa. Code is the PIN for PIN
+// and is ignored for 2FA.
+type UserSetMfaReq struct {
+	IDs      []string `json:"ids"`
+	AuthType AuthType `json:"auth_type"`
+	Code     string   `json:"code,omitempty"`
+}
+
+// UserRemoveMfaReq is the body of POST /user/remove-mfa.
+type UserRemoveMfaReq struct {
+	IDs      []string `json:"ids"`
+	AuthType AuthType `json:"auth_type"`
+}
+
+// UserResetMfaReq is the body of POST /user/reset-mfa; AuthType must be 2FA.
+type UserResetMfaReq struct {
+	IDs      []string `json:"ids"`
+	AuthType AuthType `json:"auth_type"`
+}
+
+// ProfileResp is the caller's profile.
+type ProfileResp struct {
+	ID          string     `json:"id"`
+	Name        string     `json:"name"`
+	Email       string     `json:"email"`
+	SuperAdmin  string     `json:"super_admin"`
+	AccountID   string     `json:"account_id"`
+	Status      string     `json:"status"`
+	AuthMethods []AuthType `json:"auth_methods"`
+	ForcedAuth  []AuthType `json:"forced_auth"`
+}
+
+// UserResp is a user as an admin sees it. Times are Unix seconds;
+// LastLogin is 0 before the first login.
+type UserResp struct {
+	ID          string     `json:"id"`
+	Name        string     `json:"name"`
+	Email       string     `json:"email"`
+	SuperAdmin  string     `json:"super_admin"`
+	AccountID   string     `json:"account_id"`
+	Status      string     `json:"status"`
+	Created     int64      `json:"created"`
+	Modified    int64      `json:"modified"`
+	LastLogin   int64      `json:"last_login"`
+	AuthMethods []AuthType `json:"auth_methods"`
+	ForcedAuth  []AuthType `json:"forced_auth"`
+}
+
+// UserCreateReq is the body of POST /user/create. SuperAdmin is "Y" or "N"
+// (empty means "N").
+type UserCreateReq struct {
+	Name       string `json:"name"`
+	Email      string `json:"email"`
+	Password   string `json:"password"`
+	SuperAdmin string `json:"super_admin,omitempty"`
+}
+
+// IdsReq is a list of user ids.
+type IdsReq struct {
+	IDs []string `json:"ids"`
+}
+
+// IdsResp is a list of user ids.
+type IdsResp struct {
+	IDs []string `json:"ids"`
+}
+
+// SettingsResp is the account's settings: AuthMethods holds 2FA when the
+// account forces 2FA on every user.
+type SettingsResp struct {
+	AuthMethods []AuthType `json:"auth_methods"`
+}
+
+// SettingsSetReq is the body of POST /settings/set.
+type SettingsSetReq struct {
+	AuthMethods []AuthType `json:"auth_methods"`
+}
+
+// TwoFAGenerateResp is a new pending TOTP secret: QR is a base64 PNG of URI.
+type TwoFAGenerateResp struct {
+	QR     string `json:"qr"`
+	Secret string `json:"secret"`
+	URI    string `json:"uri"`
+}
+
+// ErrorModel is the body of every error answer.
+type ErrorModel struct {
+	Msg     string         `json:"msg"`
+	Code    int            `json:"code"`
+	Details map[string]any `json:"details,omitempty"`
+}

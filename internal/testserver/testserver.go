@@ -1,0 +1,129 @@
+// Package testserver starts a real mfad server for tests: the HTTP API on a
+// loopback port, on a fresh SQLite file, with a fake clock the test moves by
+// hand, and account "A" with an admin.
+package testserver
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mfad/mfad/auth"
+	"github.com/mfad/mfad/httpapi"
+	"github.com/mfad/mfad/passhash"
+	"github.com/mfad/mfad/seal"
+	"github.com/mfad/mfad/sqlite"
+	"github.com/mfad/mfad/totp"
+)
+
+// AdminEmail and AdminPassword are the credentials of account A's admin.
+const AdminEmail, AdminPassword = "admin-a@example.com", "admin-a-password"
+
+// Clock is a fake clock. It starts ten seconds into a TOTP step so that
+// ±1-step tests do not straddle a boundary by accident.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// Now returns the fake time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// Logs collects the server's log lines.
+type Logs struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *Logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns everything logged so far.
+func (l *Logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Server is a running test server.
+type Server struct {
+	URL       string // http://127.0.0.1:port
+	HTTP      *httptest.Server
+	Store     *sqlite.Store
+	Svc       *auth.Service
+	Clock     *Clock
+	Logs      *Logs
+	AccountID string // account A
+	AdminID   string // account A's admin
+}
+
+// Options change the server a test starts.
+type Options struct {
+	Hasher *passhash.Hasher      // default: the production parameters, NumCPU workers
+	Config func(cfg *auth.Config) // adjusts the policies
+}
+
+// Start starts a server that stops when the test ends.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "mfad.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &Clock{now: time.Date(2026, 11, 26, 12, 0, 10, 0, time.UTC)}
+	cfg := auth.DefaultConfig()
+	cfg.Now = clk.Now
+	if opts.Config != nil {
+		opts.Config(&cfg)
+	}
+	hasher := opts.Hasher
+	if hasher == nil {
+		hasher = passhash.New(passhash.Default, runtime.NumCPU(), 256, 30*time.Second)
+	}
+	svc := auth.New(store, seal.NewBox(seal.NewKey()), hasher, cfg)
+	logs := &Logs{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	hs := httptest.NewServer(httpapi.NewServer(svc, store, log))
+	s := &Server{URL: hs.URL, HTTP: hs, Store: store, Svc: svc, Clock: clk, Logs: logs}
+	t.Cleanup(func() {
+		hs.Close()
+		store.Close()
+	})
+	a, u, err := svc.CreateAccount(ctx, "A", auth.NewUser{Name: "Admin A", Email: AdminEmail, Password: AdminPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AccountID, s.AdminID = a.ID, u.ID
+	return s
+}
+
+// Code is the TOTP code of secret at the fake clock's step plus offset.
+func (s *Server) Code(t testing.TB, secret string, offset int64) string {
+	t.Helper()
+	c, err := totp.CodeAt(secret, totp.StepAt(s.Clock.Now())+offset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
