@@ -101,7 +101,9 @@ type StepError struct {
 	Err  error
 }
 
-func (e *StepError) Error() string { return fmt.Sprintf("mfad: login step %d (%s): %v", e.Step, e.Step, e.Err) }
+func (e *StepError) Error() string {
+	return fmt.Sprintf("mfad: login step %d (%s): %v", e.Step, e.Step, e.Err)
+}
 func (e *StepError) Unwrap() error { return e.Err }
 
 // MFARequiredError is what a login step answers when a further factor is

@@ -79,7 +79,7 @@ type Server struct {
 
 // Options change the server a test starts.
 type Options struct {
-	Hasher *passhash.Hasher      // default: the production parameters, NumCPU workers
+	Hasher *passhash.Hasher       // default: the production parameters, NumCPU workers
 	Config func(cfg *auth.Config) // adjusts the policies
 }
 
