@@ -86,10 +86,22 @@ type Options struct {
 // Start starts a server that stops when the test ends.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "mfad.db"))
+	dir := t.TempDir()
+	s, stop, err := New(dir, opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return s
+}
+
+// New starts a server whose database lives in dir; stop shuts it down. It
+// serves runnable examples, which have no *testing.T.
+func New(dir string, opts Options) (s *Server, stop func(), err error) {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "mfad.db"))
+	if err != nil {
+		return nil, nil, err
 	}
 	clk := &Clock{now: time.Date(2026, 11, 26, 12, 0, 10, 0, time.UTC)}
 	cfg := auth.DefaultConfig()
@@ -105,23 +117,29 @@ func Start(t testing.TB, opts Options) *Server {
 	logs := &Logs{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	hs := httptest.NewServer(httpapi.NewServer(svc, store, log))
-	s := &Server{URL: hs.URL, HTTP: hs, Store: store, Svc: svc, Clock: clk, Logs: logs}
-	t.Cleanup(func() {
+	s = &Server{URL: hs.URL, HTTP: hs, Store: store, Svc: svc, Clock: clk, Logs: logs}
+	stop = func() {
 		hs.Close()
 		store.Close()
-	})
+	}
 	a, u, err := svc.CreateAccount(ctx, "A", auth.NewUser{Name: "Admin A", Email: AdminEmail, Password: AdminPassword})
 	if err != nil {
-		t.Fatal(err)
+		stop()
+		return nil, nil, err
 	}
 	s.AccountID, s.AdminID = a.ID, u.ID
-	return s
+	return s, stop, nil
+}
+
+// CodeAt is the TOTP code of secret at the fake clock's step plus offset.
+func (s *Server) CodeAt(secret string, offset int64) (string, error) {
+	return totp.CodeAt(secret, totp.StepAt(s.Clock.Now())+offset)
 }
 
 // Code is the TOTP code of secret at the fake clock's step plus offset.
 func (s *Server) Code(t testing.TB, secret string, offset int64) string {
 	t.Helper()
-	c, err := totp.CodeAt(secret, totp.StepAt(s.Clock.Now())+offset)
+	c, err := s.CodeAt(secret, offset)
 	if err != nil {
 		t.Fatal(err)
 	}
