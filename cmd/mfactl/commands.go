@@ -1,0 +1,450 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	qrcode "github.com/skip2/go-qrcode"
+
+	"github.com/mfad/mfad/client"
+)
+
+// showEnrollment prints what an authenticator app needs: the QR code, the
+// secret to type by hand, and the otpauth URI.
+func (a *app) showEnrollment(e *client.TwoFAGenerateResp) {
+	if qr, err := qrcode.New(e.URI, qrcode.Medium); err == nil {
+		fmt.Fprintln(a.stderr, "Scan this QR code with your authenticator app:")
+		fmt.Fprint(a.stderr, qr.ToSmallString(false))
+	}
+	fmt.Fprintf(a.stderr, "Or add this secret by hand: %s\nURI: %s\n", e.Secret, e.URI)
+}
+
+func (a *app) login(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("login", flag.ContinueOnError)
+	email := fs.String("email", "", "the email to log in with (asked when not given)")
+	if _, err := parseFlags(fs, args, a.stderr, 0, ""); err != nil {
+		return err
+	}
+	c, err := a.client(false)
+	if err != nil {
+		return err
+	}
+	if *email == "" {
+		if *email, err = a.readLine("Email: "); err != nil {
+			return err
+		}
+	}
+	password, err := a.readSecret("Password: ")
+	if err != nil {
+		return err
+	}
+	prompt := func(ctx context.Context, step client.MfaCode, enrollment *client.TwoFAGenerateResp, retry int) (string, error) {
+		if retry > 0 {
+			fmt.Fprintln(a.stderr, "Wrong code, try again.")
+		}
+		switch step {
+		case client.MfaPIN:
+			return a.readSecret("PIN: ")
+		case client.MfaEnroll:
+			if retry == 0 {
+				fmt.Fprintln(a.stderr, "Your account requires 2FA: enroll an authenticator app now.")
+				a.showEnrollment(enrollment)
+			}
+			return a.readLine("Code from your authenticator app: ")
+		}
+		return a.readLine("Code from your authenticator app: ")
+	}
+	if _, err := c.Login(ctx, *email, password, prompt); err != nil {
+		return err
+	}
+	if err := a.saveSession(c.SessionID()); err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(map[string]any{"logged_in": true, "email": *email, "server": a.server})
+	}
+	fmt.Fprintf(a.stdout, "Logged in to %s as %s.\n", a.server, *email)
+	return nil
+}
+
+func (a *app) logout(ctx context.Context, args []string) error {
+	if _, err := parseFlags(flag.NewFlagSet("logout", flag.ContinueOnError), args, a.stderr, 0, ""); err != nil {
+		return err
+	}
+	c, err := a.client(true)
+	if err != nil {
+		return err
+	}
+	// A session the server no longer knows is as good as closed.
+	if err := c.SessionLogout(ctx); err != nil && !errors.Is(err, client.ErrUnauthorized) {
+		return err
+	}
+	if err := a.forgetSession(); err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(map[string]any{"logged_in": false})
+	}
+	fmt.Fprintln(a.stdout, "Logged out.")
+	return nil
+}
+
+func methods(m []client.AuthType) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	s := make([]string, len(m))
+	for i, v := range m {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ",")
+}
+
+func (a *app) status(ctx context.Context, args []string) error {
+	if _, err := parseFlags(flag.NewFlagSet("status", flag.ContinueOnError), args, a.stderr, 0, ""); err != nil {
+		return err
+	}
+	c, err := a.client(true)
+	if err != nil {
+		return err
+	}
+	p, err := c.Profile(ctx)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(map[string]any{"server": a.server, "profile": p})
+	}
+	w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "Server:\t%s\nEmail:\t%s\nName:\t%s\nAdmin:\t%s\nFactors:\t%s\nForced:\t%s\n",
+		a.server, p.Email, p.Name, yesNo(p.SuperAdmin), methods(p.AuthMethods), methods(p.ForcedAuth))
+	return w.Flush()
+}
+
+func yesNo(yn string) string {
+	if yn == "Y" {
+		return "yes"
+	}
+	return "no"
+}
+
+func (a *app) enroll(ctx context.Context, args []string) error {
+	if _, err := parseFlags(flag.NewFlagSet("2fa enroll", flag.ContinueOnError), args, a.stderr, 0, ""); err != nil {
+		return err
+	}
+	c, err := a.client(true)
+	if err != nil {
+		return err
+	}
+	err = c.Enroll(ctx, func(ctx context.Context, e *client.TwoFAGenerateResp) (string, error) {
+		a.showEnrollment(e)
+		return a.readLine("Code from your authenticator app: ")
+	})
+	if err != nil {
+		return err
+	}
+	return a.done("2FA is on; your other sessions were closed.")
+}
+
+// done prints a success line, or {"status":"success"} with --json.
+func (a *app) done(msg string) error {
+	if a.json {
+		return a.printJSON(client.ProfileRemoveMfaResp{Status: "success"})
+	}
+	fmt.Fprintln(a.stdout, msg)
+	return nil
+}
+
+// newPIN asks for a PIN twice.
+func (a *app) newPIN(prompt string) (string, error) {
+	pin, err := a.readSecret(prompt)
+	if err != nil {
+		return "", err
+	}
+	again, err := a.readSecret("Repeat the PIN: ")
+	if err != nil {
+		return "", err
+	}
+	if pin != again {
+		return "", errors.New("the two PINs differ; nothing was changed")
+	}
+	return pin, nil
+}
+
+func (a *app) pinSet(ctx context.Context, args []string) error {
+	if _, err := parseFlags(flag.NewFlagSet("pin set", flag.ContinueOnError), args, a.stderr, 0, ""); err != nil {
+		return err
+	}
+	c, err := a.client(true)
+	if err != nil {
+		return err
+	}
+	pin, err := a.newPIN("New PIN (4 to 12 digits): ")
+	if err != nil {
+		return err
+	}
+	if _, err := c.ProfileSetMfaPost(ctx, client.ProfileSetMfaReq{AuthType: client.PIN, Code: pin}); err != nil {
+		return err
+	}
+	return a.done("PIN is set; your other sessions were closed.")
+}
+
+func parseAuthType(s string) (client.AuthType, error) {
+	switch client.AuthType(s) {
+	case client.TwoFA, client.PIN:
+		return client.AuthType(s), nil
+	}
+	return "", usageError{fmt.Sprintf("factor %q: use 2FA or PIN", s)}
+}
+
+func (a *app) mfaRemove(ctx context.Context, args []string) error {
+	rest, err := parseFlags(flag.NewFlagSet("mfa remove", flag.ContinueOnError), args, a.stderr, 1, "2FA|PIN")
+	if err != nil {
+		return err
+	}
+	t, err := parseAuthType(rest[0])
+	if err != nil {
+		return err
+	}
+	c, err := a.client(true)
+	if err != nil {
+		return err
+	}
+	if _, err := c.ProfileRemoveMfaPost(ctx, client.ProfileRemoveMfaReq{AuthType: t}); err != nil {
+		return err
+	}
+	return a.done(fmt.Sprintf("%s is off.", t))
+}
+
+// ---- admin
+
+func (a *app) printUsers(users []client.UserResp) error {
+	if a.json {
+		return a.printJSON(users)
+	}
+	w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tEMAIL\tNAME\tADMIN\tFACTORS\tFORCED\tLAST LOGIN")
+	for _, u := range users {
+		last := "never"
+		if u.LastLogin > 0 {
+			last = time.Unix(u.LastLogin, 0).UTC().Format("2006-01-02 15:04 UTC")
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Email, u.Name, yesNo(u.SuperAdmin), methods(u.AuthMethods), methods(u.ForcedAuth), last)
+	}
+	return w.Flush()
+}
+
+func (a *app) userList(ctx context.Context, args []string) error {
+	if _, err := parseFlags(flag.NewFlagSet("user list", flag.ContinueOnError), args, a.stderr, 0, ""); err != nil {
+		return err
+	}
+	c, err := a.client(true)
+	if err != nil {
+		return err
+	}
+	users, err := c.Users(ctx)
+	if err != nil {
+		return err
+	}
+	return a.printUsers(users)
+}
+
+func (a *app) userShow(ctx context.Context, args []string) error {
+	rest, err := parseFlags(flag.NewFlagSet("user show", flag.ContinueOnError), args, a.stderr, 1, "ID")
+	if err != nil {
+		return err
+	}
+	c, err := a.client(true)
+	if err != nil {
+		return err
+	}
+	u, err := c.UserMetadata(ctx, rest[0])
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(u)
+	}
+	return a.printUsers([]client.UserResp{*u})
+}
+
+func (a *app) userCreate(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
+	name := fs.String("name", "", "the user's name (required)")
+	email := fs.String("email", "", "the user's email (required)")
+	admin := fs.Bool("admin", false, "make the user an admin of the account")
+	if _, err := parseFlags(fs, args, a.stderr, 0, ""); err != nil {
+		return err
+	}
+	if *name == "" || *email == "" {
+		return usageError{"--name and --email are required"}
+	}
+	c, err := a.client(true)
+	if err != nil {
+		return err
+	}
+	password, err := a.readSecret(fmt.Sprintf("Password for %s: ", *email))
+	if err != nil {
+		return err
+	}
+	req := client.UserCreateReq{Name: *name, Email: *email, Password: password, SuperAdmin: "N"}
+	if *admin {
+		req.SuperAdmin = "Y"
+	}
+	u, err := c.UserCreate(ctx, req)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(u)
+	}
+	fmt.Fprintf(a.stdout, "Created user %s (%s).\n", u.ID, u.Email)
+	return nil
+}
+
+// idsFlag reads --ids: ids separated by commas or spaces, or "-" for
+// standard input.
+func (a *app) ids(value string) ([]string, error) {
+	if value == "-" {
+		data, err := io.ReadAll(a.in)
+		if err != nil {
+			return nil, err
+		}
+		value = string(data)
+	}
+	ids := strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' || r == '\r' })
+	if len(ids) == 0 {
+		return nil, usageError{"--ids: give at least one user id (or - to read them from standard input)"}
+	}
+	return ids, nil
+}
+
+func (a *app) userDelete(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("user delete", flag.ContinueOnError)
+	idsValue := fs.String("ids", "", "user ids, comma-separated, or - for standard input")
+	if _, err := parseFlags(fs, args, a.stderr, 0, ""); err != nil {
+		return err
+	}
+	ids, err := a.ids(*idsValue)
+	if err != nil {
+		return err
+	}
+	c, err := a.client(true)
+	if err != nil {
+		return err
+	}
+	resp, err := c.UserDelete(ctx, client.IdsReq{IDs: ids})
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(resp)
+	}
+	fmt.Fprintf(a.stdout, "Deleted %d user(s).\n", len(resp.IDs))
+	return nil
+}
+
+func (a *app) userMFA(ctx context.Context, op string, args []string) error {
+	fs := flag.NewFlagSet("user "+op, flag.ContinueOnError)
+	idsValue := fs.String("ids", "", "user ids, comma-separated, or - for standard input")
+	typ := "2FA"
+	if op != "reset-mfa" {
+		fs.StringVar(&typ, "type", "", "the factor: 2FA or PIN (required)")
+	}
+	if _, err := parseFlags(fs, args, a.stderr, 0, ""); err != nil {
+		return err
+	}
+	t, err := parseAuthType(typ)
+	if err != nil {
+		return err
+	}
+	// Ask for the PIN before reading ids from standard input.
+	pin := ""
+	if op == "set-mfa" && t == client.PIN {
+		if *idsValue == "-" {
+			return usageError{"--ids - cannot be used with --type PIN: the PIN is read from standard input"}
+		}
+		if pin, err = a.newPIN("PIN for the users (4 to 12 digits): "); err != nil {
+			return err
+		}
+	}
+	ids, err := a.ids(*idsValue)
+	if err != nil {
+		return err
+	}
+	c, err := a.client(true)
+	if err != nil {
+		return err
+	}
+	switch op {
+	case "set-mfa":
+		_, err = c.UserSetMfaPost(ctx, client.UserSetMfaReq{IDs: ids, AuthType: t, Code: pin})
+	case "remove-mfa":
+		_, err = c.UserRemoveMfaPost(ctx, client.UserRemoveMfaReq{IDs: ids, AuthType: t})
+	case "reset-mfa":
+		_, err = c.UserResetMfaPost(ctx, client.UserResetMfaReq{IDs: ids, AuthType: t})
+	}
+	if err != nil {
+		return err
+	}
+	return a.done(fmt.Sprintf("Done for %d user(s).", len(ids)))
+}
+
+func (a *app) printSettings(s *client.SettingsResp) error {
+	if a.json {
+		return a.printJSON(s)
+	}
+	on := "off"
+	for _, m := range s.AuthMethods {
+		if m == client.TwoFA {
+			on = "on"
+		}
+	}
+	fmt.Fprintf(a.stdout, "Account-wide 2FA: %s\n", on)
+	return nil
+}
+
+func (a *app) settingsShow(ctx context.Context, args []string) error {
+	if _, err := parseFlags(flag.NewFlagSet("settings show", flag.ContinueOnError), args, a.stderr, 0, ""); err != nil {
+		return err
+	}
+	c, err := a.client(true)
+	if err != nil {
+		return err
+	}
+	s, err := c.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	return a.printSettings(s)
+}
+
+func (a *app) settingsForce(ctx context.Context, args []string) error {
+	rest, err := parseFlags(flag.NewFlagSet("settings force-2fa", flag.ContinueOnError), args, a.stderr, 1, "on|off")
+	if err != nil {
+		return err
+	}
+	req := client.SettingsSetReq{AuthMethods: []client.AuthType{}}
+	switch rest[0] {
+	case "on":
+		req.AuthMethods = append(req.AuthMethods, client.TwoFA)
+	case "off":
+	default:
+		return usageError{fmt.Sprintf("settings force-2fa %q: use on or off", rest[0])}
+	}
+	c, err := a.client(true)
+	if err != nil {
+		return err
+	}
+	s, err := c.SettingsSet(ctx, req)
+	if err != nil {
+		return err
+	}
+	return a.printSettings(s)
+}

@@ -1,0 +1,177 @@
+// Command mfactl is the command-line client of mfad, built on the Go SDK
+// (package client). Run "mfactl help" for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/mfad/mfad/client"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	if err != nil && !errors.Is(err, errHelp) {
+		fmt.Fprintln(os.Stderr, "mfactl:", message(err))
+	}
+	os.Exit(exitCode(err))
+}
+
+// Exit statuses, documented in the README and in "mfactl help".
+const (
+	exitOK          = 0
+	exitError       = 1 // any other failure (server error, network, bad answer)
+	exitUsage       = 2 // a mistake on the command line
+	exitAuth        = 3 // not logged in, session expired, wrong credentials or code
+	exitForbidden   = 4 // admin rights required
+	exitLockedOut   = 5 // too many attempts: try again after the time shown
+	exitUnavailable = 6 // the server is busy or cannot reach its database
+)
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// errNotLoggedIn is returned when no saved session fits the server.
+var errNotLoggedIn = errors.New(`not logged in: run "mfactl login" first`)
+
+var errHelp = errors.New("help shown")
+
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case err == nil, errors.Is(err, errHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.Is(err, errNotLoggedIn), errors.Is(err, client.ErrUnauthorized):
+		return exitAuth
+	case errors.Is(err, client.ErrForbidden):
+		return exitForbidden
+	case errors.Is(err, client.ErrLockedOut):
+		return exitLockedOut
+	case errors.Is(err, client.ErrUnavailable):
+		return exitUnavailable
+	}
+	return exitError
+}
+
+// message is what a person reads for err: the server's own message when it
+// sent one.
+func message(err error) string {
+	var ae *client.APIError
+	if errors.As(err, &ae) {
+		msg := ae.Msg
+		if ae.RetryAfter > 0 {
+			msg += fmt.Sprintf(" (retry after %s)", ae.RetryAfter)
+		}
+		if errors.Is(err, client.ErrUnauthorized) && ae.Code == client.CodeUnauthenticated {
+			msg += `; run "mfactl login"`
+		}
+		return msg
+	}
+	return err.Error()
+}
+
+const usage = `mfactl: the command-line client of the mfad MFA server.
+
+Usage: mfactl [global flags] <command> [flags]
+
+Session:
+  login [--email E]               log in (asks for the password and each code owed)
+  logout                          close the saved session
+  status                          show who is logged in and their factors
+Own factors:
+  2fa enroll                      turn on 2FA: shows a QR code, asks for a code
+  pin set                         set or change the PIN
+  mfa remove 2FA|PIN              turn a factor off (unless forced)
+Admin:
+  user list | show ID | create | delete --ids ...
+  user set-mfa --type 2FA|PIN --ids ...     (PIN asks for the PIN)
+  user remove-mfa --type 2FA|PIN --ids ...
+  user reset-mfa --ids ...
+  settings show | settings force-2fa on|off
+Ids are comma- or space-separated; "--ids -" reads them from standard input.
+
+Global flags (also accepted after the command):
+  --server URL   the server (env MFACTL_SERVER, default http://127.0.0.1:8080)
+  --json         print JSON for scripts instead of tables
+  --timeout D    timeout of each request (default 30s)
+
+The session is kept in $MFACTL_CONFIG_DIR (default: the user's config
+directory/mfactl) in session.json, mode 0600.
+
+Exit status: 0 success, 1 error, 2 usage, 3 not logged in or wrong
+credentials/code, 4 admin rights required, 5 locked out, 6 server unavailable.
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	app, rest, err := newApp(args, getenv, stdin, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usageError{"no command given"}
+	}
+	cmd, rest := rest[0], rest[1:]
+	sub := ""
+	if len(rest) > 0 {
+		sub = rest[0]
+	}
+	switch cmd {
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "login":
+		return app.login(ctx, rest)
+	case "logout":
+		return app.logout(ctx, rest)
+	case "status":
+		return app.status(ctx, rest)
+	case "2fa":
+		if sub == "enroll" {
+			return app.enroll(ctx, rest[1:])
+		}
+	case "pin":
+		if sub == "set" {
+			return app.pinSet(ctx, rest[1:])
+		}
+	case "mfa":
+		if sub == "remove" {
+			return app.mfaRemove(ctx, rest[1:])
+		}
+	case "user":
+		switch sub {
+		case "list":
+			return app.userList(ctx, rest[1:])
+		case "show":
+			return app.userShow(ctx, rest[1:])
+		case "create":
+			return app.userCreate(ctx, rest[1:])
+		case "delete":
+			return app.userDelete(ctx, rest[1:])
+		case "set-mfa", "remove-mfa", "reset-mfa":
+			return app.userMFA(ctx, sub, rest[1:])
+		}
+	case "settings":
+		switch sub {
+		case "show":
+			return app.settingsShow(ctx, rest[1:])
+		case "force-2fa":
+			return app.settingsForce(ctx, rest[1:])
+		}
+	default:
+		fmt.Fprint(stderr, usage)
+		return usageError{fmt.Sprintf("unknown command %q", cmd)}
+	}
+	fmt.Fprint(stderr, usage)
+	return usageError{fmt.Sprintf("unknown or missing subcommand for %q", cmd)}
+}
