@@ -146,7 +146,8 @@ func tooMany(retry time.Duration) error {
 
 func wrongCode(closed bool) error {
 	if closed {
-		return mfad.Errorf(mfad.CodeWrongCode, "wrong code; too many wrong codes, the login must start again")
+		return &mfad.Error{Code: mfad.CodeWrongCode, Msg: "wrong code; too many wrong codes, the login must start again",
+			Details: map[string]any{"session_closed": true}}
 	}
 	return mfad.Errorf(mfad.CodeWrongCode, "wrong code")
 }

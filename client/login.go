@@ -49,7 +49,7 @@ func (c *Client) Login(ctx context.Context, email, password string, prompt Promp
 			return nil, &StepError{Step: step.MfaCode, Err: err}
 		}
 		next, err := c.SecondFactor(ctx, SessionLoginPostResp{AuthType: authType, Code: code})
-		if errors.Is(err, ErrWrongCode) {
+		if errors.Is(err, ErrWrongCode) && !SessionClosed(err) {
 			retry++
 			continue
 		}
@@ -75,4 +75,15 @@ func (c *Client) Enroll(ctx context.Context, confirm func(ctx context.Context, s
 	}
 	_, err = c.ProfileSetMfaPost(ctx, ProfileSetMfaReq{AuthType: TwoFA, Code: code})
 	return err
+}
+
+// SessionClosed reports whether err says the server closed the limited
+// session (after too many wrong codes): the login must start again.
+func SessionClosed(err error) bool {
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Details != nil {
+		closed, _ := ae.Details["session_closed"].(bool)
+		return closed
+	}
+	return false
 }

@@ -72,6 +72,8 @@ func newApp(args []string, getenv func(string) string, stdin io.Reader, stdout, 
 		}
 		rest = append(rest, arg)
 	}
+	// The config directory is needed only by commands that use the session;
+	// help and usage errors work without one.
 	a.dir = getenv("MFACTL_CONFIG_DIR")
 	if a.dir == "" {
 		base := getenv("XDG_CONFIG_HOME")
@@ -80,12 +82,22 @@ func newApp(args []string, getenv func(string) string, stdin io.Reader, stdout, 
 				base = filepath.Join(home, ".config")
 			}
 		}
-		if base == "" {
-			return nil, nil, errors.New("cannot find a config directory: set MFACTL_CONFIG_DIR")
+		if base != "" {
+			a.dir = filepath.Join(base, "mfactl")
 		}
-		a.dir = filepath.Join(base, "mfactl")
 	}
 	return a, rest, nil
+}
+
+var errNoConfigDir = errors.New("cannot find a config directory for the session: set MFACTL_CONFIG_DIR (or HOME)")
+
+// sameServer compares server URLs as the SDK reads them: trailing slashes
+// and the /api/1.0 suffix do not matter.
+func sameServer(a, b string) bool {
+	norm := func(s string) string {
+		return strings.TrimSuffix(strings.TrimRight(s, "/"), client.BasePath)
+	}
+	return norm(a) == norm(b)
 }
 
 // ---- session file
@@ -99,6 +111,9 @@ func (a *app) sessionPath() string { return filepath.Join(a.dir, "session.json")
 
 // saveSession writes the session file with mode 0600, atomically.
 func (a *app) saveSession(id string) error {
+	if a.dir == "" {
+		return errNoConfigDir
+	}
 	if err := os.MkdirAll(a.dir, 0o700); err != nil {
 		return fmt.Errorf("save session: %w", err)
 	}
@@ -127,6 +142,9 @@ func (a *app) saveSession(id string) error {
 
 // loadSession returns the saved session id for the server.
 func (a *app) loadSession() (string, error) {
+	if a.dir == "" {
+		return "", errNoConfigDir
+	}
 	data, err := os.ReadFile(a.sessionPath())
 	if errors.Is(err, os.ErrNotExist) {
 		return "", errNotLoggedIn
@@ -136,15 +154,18 @@ func (a *app) loadSession() (string, error) {
 	}
 	var s savedSession
 	if err := json.Unmarshal(data, &s); err != nil || s.SessionID == "" {
-		return "", fmt.Errorf("the session file %s is damaged; run mfactl login", a.sessionPath())
+		return "", fmt.Errorf("%w (the session file %s is damaged)", errNotLoggedIn, a.sessionPath())
 	}
-	if strings.TrimRight(s.Server, "/") != strings.TrimRight(a.server, "/") {
+	if !sameServer(s.Server, a.server) {
 		return "", fmt.Errorf("%w (the saved session is for %s)", errNotLoggedIn, s.Server)
 	}
 	return s.SessionID, nil
 }
 
 func (a *app) forgetSession() error {
+	if a.dir == "" {
+		return nil
+	}
 	err := os.Remove(a.sessionPath())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil

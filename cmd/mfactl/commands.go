@@ -78,6 +78,12 @@ func (a *app) logout(ctx context.Context, args []string) error {
 		return err
 	}
 	c, err := a.client(true)
+	if errors.Is(err, errNotLoggedIn) {
+		// Nothing usable is saved (or the file is damaged): make sure of it.
+		if ferr := a.forgetSession(); ferr != nil {
+			return ferr
+		}
+	}
 	if err != nil {
 		return err
 	}

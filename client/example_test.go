@@ -1,0 +1,157 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/mfad/mfad/client"
+	"github.com/mfad/mfad/internal/testserver"
+)
+
+// exampleServer starts a real mfad server for an example: account A with its
+// admin, on a database in a temporary directory that stop removes.
+func exampleServer() (srv *testserver.Server, stop func()) {
+	dir, err := os.MkdirTemp("", "mfad-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv, stopServer, err := testserver.New(dir, testserver.Options{})
+	if err != nil {
+		os.RemoveAll(dir)
+		log.Fatal(err)
+	}
+	return srv, func() {
+		stopServer()
+		os.RemoveAll(dir)
+	}
+}
+
+// exampleAdmin is a client logged in as account A's admin.
+func exampleAdmin(ctx context.Context, url string) *client.Client {
+	admin, err := client.New(url)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := admin.SessionLoginGet(ctx, testserver.AdminEmail, testserver.AdminPassword); err != nil {
+		log.Fatal(err)
+	}
+	return admin
+}
+
+// A user turns on a PIN, then logs in: Login asks the prompt for the PIN.
+func ExampleClient_Login() {
+	srv, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+
+	admin := exampleAdmin(ctx, srv.URL)
+	if _, err := admin.UserCreate(ctx, client.UserCreateReq{Name: "Alice", Email: "alice@example.com", Password: "alice-password"}); err != nil {
+		log.Fatal(err)
+	}
+
+	// Alice turns on a PIN for herself.
+	alice, err := client.New(srv.URL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := alice.SessionLoginGet(ctx, "alice@example.com", "alice-password"); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := alice.ProfileSetMfaPost(ctx, client.ProfileSetMfaReq{AuthType: client.PIN, Code: "4321"}); err != nil {
+		log.Fatal(err)
+	}
+
+	// From now on her logins owe the PIN.
+	c, err := client.New(srv.URL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = c.Login(ctx, "alice@example.com", "alice-password",
+		func(ctx context.Context, step client.MfaCode, _ *client.TwoFAGenerateResp, retry int) (string, error) {
+			fmt.Printf("Mfa-Code %d: %s\n", step, step)
+			return "4321", nil // a real program asks the user
+		})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("logged in")
+	// Output:
+	// Mfa-Code 2: PIN
+	// logged in
+}
+
+// A logged-in user enrolls 2FA: confirm gets the new secret (to show as a QR
+// code) and returns a code from the user's authenticator app.
+func ExampleClient_Enroll() {
+	srv, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+
+	c := exampleAdmin(ctx, srv.URL)
+	err := c.Enroll(ctx, func(ctx context.Context, secret *client.TwoFAGenerateResp) (string, error) {
+		// A real program shows secret.QR or secret.URI and asks the user for
+		// the code their app shows; here the test server computes it.
+		return srv.CodeAt(secret.Secret, 0)
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	p, err := c.Profile(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(p.AuthMethods)
+	// Output:
+	// [2FA]
+}
+
+// An admin forces 2FA on a user: the user enrolls at their next login.
+func ExampleClient_UserSetMfaPost() {
+	srv, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+
+	admin := exampleAdmin(ctx, srv.URL)
+	bob, err := admin.UserCreate(ctx, client.UserCreateReq{Name: "Bob", Email: "bob@example.com", Password: "bob-password"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp, err := admin.UserSetMfaPost(ctx, client.UserSetMfaReq{IDs: []string{bob.ID}, AuthType: client.TwoFA})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(resp.Status)
+	u, err := admin.UserMetadata(ctx, bob.ID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(u.ForcedAuth)
+	// Output:
+	// success
+	// [2FA]
+}
+
+// Errors are *APIError values: test them with errors.Is against the
+// sentinels, or read the status and code with errors.As.
+func ExampleAPIError() {
+	srv, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+
+	c, err := client.New(srv.URL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = c.SessionLoginGet(ctx, testserver.AdminEmail, "not-the-password")
+	fmt.Println(errors.Is(err, client.ErrUnauthorized))
+	var apiErr *client.APIError
+	if errors.As(err, &apiErr) {
+		fmt.Println(apiErr.Status, apiErr.Code, apiErr.Code == client.CodeBadCredentials)
+	}
+	// Output:
+	// true
+	// 401 11 true
+}
