@@ -142,13 +142,13 @@ func (c *Client) do(ctx context.Context, k call) (int, http.Header, error) {
 }
 
 func (c *Client) once(ctx context.Context, k call, payload []byte) (int, http.Header, error) {
-	u := *c.base
-	u.Path += k.path
+	// k.path is already escaped (ids go through url.PathEscape).
+	target := strings.TrimRight(c.base.String(), "/") + k.path
 	var body io.Reader
 	if payload != nil {
 		body = bytes.NewReader(payload)
 	}
-	req, err := http.NewRequestWithContext(ctx, k.method, u.String(), body)
+	req, err := http.NewRequestWithContext(ctx, k.method, target, body)
 	if err != nil {
 		return 0, nil, fmt.Errorf("mfad: %w", err)
 	}
@@ -410,8 +410,12 @@ func (c *Client) Settings(ctx context.Context) (*SettingsResp, error) {
 	return &resp, nil
 }
 
-// SettingsSet changes the account's settings.
+// SettingsSet changes the account's settings. A nil AuthMethods is sent as
+// [] (no account-wide factor).
 func (c *Client) SettingsSet(ctx context.Context, body SettingsSetReq) (*SettingsResp, error) {
+	if body.AuthMethods == nil {
+		body.AuthMethods = []AuthType{}
+	}
 	var resp SettingsResp
 	if _, _, err := c.do(ctx, call{method: "POST", path: BasePath + "/settings/set", body: body, out: &resp}); err != nil {
 		return nil, err

@@ -299,6 +299,12 @@ func TestSecondFactorTOTPThenPIN(t *testing.T) {
 	wantAPIError(t, err, http.StatusUnauthorized, client.CodeWrongCode)
 	wantIs(t, err, client.ErrWrongCode, client.ErrUnauthorized)
 	wantNotIs(t, err, client.ErrBadCredentials, client.ErrMFARequired)
+	if client.SessionClosed(err) {
+		t.Errorf("SessionClosed(%v) = true after one wrong code", err)
+	}
+	if client.SessionClosed(nil) || client.SessionClosed(errors.New("x")) {
+		t.Errorf("SessionClosed is true for nil or a plain error")
+	}
 	if c1.SessionID() != step.SessionID {
 		t.Fatalf("after a wrong code the client holds %q, want the limited session %q", c1.SessionID(), step.SessionID)
 	}
@@ -1237,13 +1243,14 @@ func TestLogin(t *testing.T) {
 		if !errors.As(err, &se) || se.Step != client.MfaTOTP {
 			t.Fatalf("Login err = %v (%T), want a *client.StepError on the TOTP step", err, err)
 		}
-		wantIs(t, err, client.ErrUnauthorized)
-		// Five codes reach the server; Login may ask a sixth time before it
-		// learns the session is closed, never more.
-		if n := len(r.steps()); n < 5 || n > 6 {
-			t.Fatalf("prompt called %d times (%q), want 5 or 6", n, r.steps())
+		// The fifth wrong code says the session is closed (details
+		// session_closed): Login stops there instead of asking a sixth time.
+		wantAPIError(t, err, http.StatusUnauthorized, client.CodeWrongCode)
+		wantIs(t, err, client.ErrWrongCode, client.ErrUnauthorized)
+		if !client.SessionClosed(err) {
+			t.Errorf("SessionClosed(%v) = false, want true", err)
 		}
-		t.Logf("prompt calls %d, error %v", len(r.steps()), err)
+		wantSteps(t, &r, "TOTP code", "TOTP code retry 1", "TOTP code retry 2", "TOTP code retry 3", "TOTP code retry 4")
 		// The limited session is closed (401 code 10, not 12)...
 		_, err = c.Profile(e.ctx)
 		wantAPIError(t, err, http.StatusUnauthorized, client.CodeUnauthenticated)
