@@ -6,6 +6,7 @@ package mfad
 
 import (
 	_ "embed"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -135,3 +136,7 @@ func ParseUUID(s string) (string, bool) {
 	}
 	return u.String(), true
 }
+
+// EmailKey is the case-insensitive form of an email: emails are unique, and
+// looked up, by it.
+func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }

@@ -278,7 +278,7 @@ type LoginResult struct {
 	Step  mfad.Step
 }
 
-func emailKey(email string) string { return "email:" + strings.ToLower(strings.TrimSpace(email)) }
+func emailKey(email string) string { return "email:" + mfad.EmailKey(email) }
 func addrKey(addr string) string   { return "addr:" + addr }
 
 // owed returns the first step a password login owes.

@@ -157,9 +157,6 @@ func b2i(b bool) int {
 	return 0
 }
 
-// EmailKey is the case-insensitive form of an email used for uniqueness.
-func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
-
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
@@ -266,7 +263,7 @@ func insertUser(ctx context.Context, tx *sql.Tx, u *mfad.User) error {
 		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.AccountID, u.Name, u.Email, b2i(u.SuperAdmin), u.PasswordHash, b2i(u.Has2FA), b2i(u.Forced2FA),
 		u.TOTPSeal, u.TOTPGen, u.TOTPLast, b2i(u.HasPIN), b2i(u.ForcedPIN), nullStr(u.PINHash),
-		ms(u.Created), ms(u.Modified), ms(u.LastLogin), EmailKey(u.Email))
+		ms(u.Created), ms(u.Modified), ms(u.LastLogin), mfad.EmailKey(u.Email))
 	var se *sqlite3.Error
 	if errors.As(err, &se) && se.Code() == 2067 { // SQLITE_CONSTRAINT_UNIQUE
 		return mfad.ErrEmailTaken
@@ -315,7 +312,7 @@ func (s *Store) User(ctx context.Context, id string) (*mfad.User, error) {
 }
 
 func (s *Store) UserByEmail(ctx context.Context, email string) (*mfad.User, error) {
-	return s.oneUser(ctx, "email_key = ?", EmailKey(email))
+	return s.oneUser(ctx, "email_key = ?", mfad.EmailKey(email))
 }
 
 func (s *Store) Users(ctx context.Context, accountID string) ([]*mfad.User, error) {

@@ -29,7 +29,7 @@ func accountCreate(ctx context.Context, args []string, getenv func(string) strin
 	if *title == "" || *email == "" || *password == "" {
 		return usageError{"--title, --admin-email and --admin-password are required"}
 	}
-	store, err := openStore(ctx, *dbf.db)
+	store, err := dbf.open(ctx)
 	if err != nil {
 		return err
 	}

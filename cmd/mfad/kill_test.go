@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,35 +20,9 @@ import (
 // database passes its integrity check.
 func TestSIGKILLLosesNoAcknowledgedWrite(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "mfad")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	db := filepath.Join(dir, "mfad.db")
-	cmd := exec.Command(bin, serveArgs(db, adminArgs()...)...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		lines <- line
-	}()
-	var url string
-	select {
-	case line := <-lines:
-		url = strings.TrimSpace(strings.TrimPrefix(line, "mfad listening on "))
-	case <-time.After(startTimeout):
-		t.Fatal("the server did not start")
-	}
-	srv := &server{url: url, client: &http.Client{Timeout: 10 * time.Second}}
+	p := startProc(t, serveArgs(db, adminArgs()...)...)
+	srv, url, cmd := p.server, p.url, p.cmd
 	admin, _ := srv.login(t, adminEmail, adminPassword, 200)
 
 	// Writers create users until the process dies.

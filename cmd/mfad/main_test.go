@@ -559,11 +559,19 @@ func TestUsage(t *testing.T) {
 	_, err = launch(t, nil, serveArgs(db, "--log-format", "xml")...)
 	wantUsageError(t, err, "bad log format")
 
-	_, err = launch(t, nil, serveArgs("postgres://x")...)
-	wantErrContains(t, err, "PostgreSQL")
-	_, _, err = runQuick(t, nil, "account", "create", "--db", "postgres://x", "--title", "T",
+	// PostgreSQL needs a key file shared by every instance.
+	_, err = launch(t, nil, serveArgs("postgres://127.0.0.1:1/none")...)
+	wantUsageError(t, err, "postgres without --key-file")
+	wantErrContains(t, err, "--key-file")
+	// An unreachable database is a clear error, without the password.
+	_, _, err = runQuick(t, nil, "account", "create", "--db", "postgres://u:secret-pw@127.0.0.1:1/none?connect_timeout=2", "--title", "T",
 		"--admin-email", "t@example.com", "--admin-password", "password-t")
-	wantErrContains(t, err, "PostgreSQL")
+	wantErrContains(t, err, "connect")
+	if strings.Contains(err.Error(), "secret-pw") {
+		t.Fatalf("the error shows the database password: %v", err)
+	}
+	_, err = launch(t, nil, serveArgs("mysql://x")...)
+	wantUsageError(t, err, "unknown database URL")
 }
 
 func TestHealthzAndOpenAPI(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strings"
 	"time"
@@ -16,25 +17,47 @@ import (
 	"github.com/mfad/mfad/auth"
 	"github.com/mfad/mfad/httpapi"
 	"github.com/mfad/mfad/passhash"
+	"github.com/mfad/mfad/postgres"
 	"github.com/mfad/mfad/seal"
 	"github.com/mfad/mfad/sqlite"
 )
 
 // dbFlags are the flags every command that opens the database shares.
 type dbFlags struct {
-	db *string
+	db       *string
+	maxConns *int
+	timeout  *time.Duration
 }
 
 func addDBFlags(f *flags) dbFlags {
-	return dbFlags{db: f.String("db", "MFAD_DB", "mfad.db", "the database: a SQLite file path (created if missing)")}
+	return dbFlags{
+		db:       f.String("db", "MFAD_DB", "mfad.db", "the database: a SQLite file path (created if missing) or a postgres:// URL"),
+		maxConns: f.Int("db-max-conns", "MFAD_DB_MAX_CONNS", 16, "PostgreSQL: connections in the pool at most"),
+		timeout:  f.Duration("db-timeout", "MFAD_DB_TIMEOUT", 10*time.Second, "PostgreSQL: statement and lock timeout"),
+	}
 }
 
-// openStore opens the database the --db value names.
-func openStore(ctx context.Context, db string) (mfad.Store, error) {
-	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
-		return nil, errors.New("PostgreSQL is not supported by this build yet; use a SQLite file path for --db")
+// open opens the database the --db value names and applies its migrations.
+func (d dbFlags) open(ctx context.Context) (mfad.Store, error) {
+	if postgres.IsURL(*d.db) {
+		if *d.maxConns < 1 || *d.timeout <= 0 {
+			return nil, usageError{"--db-max-conns and --db-timeout must be positive"}
+		}
+		return postgres.Open(ctx, *d.db, postgres.Options{MaxConns: *d.maxConns, QueryTimeout: *d.timeout})
 	}
-	return sqlite.Open(ctx, db)
+	if strings.Contains(*d.db, "://") {
+		return nil, usageError{"--db: a SQLite file path or a postgres:// URL"}
+	}
+	return sqlite.Open(ctx, *d.db)
+}
+
+// name is the database for logs, without a password.
+func (d dbFlags) name() string {
+	if u, err := url.Parse(*d.db); err == nil && u.User != nil {
+		u.User = url.User(u.User.Username())
+		return u.String()
+	}
+	return *d.db
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -70,7 +93,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return usageError{"limits, durations and worker counts must be positive"}
 	}
 
-	store, err := openStore(ctx, *dbf.db)
+	if postgres.IsURL(*dbf.db) && *keyFile == "" {
+		return usageError{"--key-file is required with a PostgreSQL database: every instance needs the same key"}
+	}
+	store, err := dbf.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -113,7 +139,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("mfad listening", "addr", ln.Addr().String(), "db", *dbf.db)
+	log.Info("mfad listening", "addr", ln.Addr().String(), "db", dbf.name())
 	fmt.Fprintf(stdout, "mfad listening on http://%s\n", ln.Addr())
 
 	select {
@@ -209,6 +235,13 @@ func bootstrap(ctx context.Context, store mfad.Store, svc *auth.Service, title, 
 		return nil
 	}
 	a, u, err := svc.CreateAccount(ctx, title, auth.NewUser{Name: email, Email: email, Password: password})
+	if mfad.ErrorCode(err) == mfad.CodeEmailTaken {
+		// Another instance starting on the same database made it first.
+		if n, cerr := store.CountAccounts(ctx); cerr == nil && n > 0 {
+			log.Info("another instance created the first account")
+			return nil
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("create the first account: %s", errText(err))
 	}

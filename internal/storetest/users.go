@@ -1,0 +1,236 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mfad/mfad"
+)
+
+// testRoundTrip: every field of an account, a user and a session reads back
+// as written; meta values are kept; emails are looked up case-insensitively.
+func testRoundTrip(t *testing.T, s mfad.Store) {
+	ctx := t.Context()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.CountAccounts(ctx); err != nil || n != 0 {
+		t.Fatalf("fresh store: CountAccounts = %d, %v; want 0", n, err)
+	}
+	if _, err := s.Meta(ctx, "key_id"); !errors.Is(err, mfad.ErrNotFound) {
+		t.Fatalf("fresh store: Meta = %v, want ErrNotFound", err)
+	}
+	a := &mfad.Account{ID: uuid.NewString(), Title: "Acme Ltd", Force2FA: true, Created: t0, Modified: t0.Add(time.Second)}
+	admin := &mfad.User{
+		ID: uuid.NewString(), AccountID: a.ID, Name: "Ada", Email: "Ada@Example.com", SuperAdmin: true,
+		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$a2V5",
+		Has2FA:       true, Forced2FA: true, TOTPSeal: []byte{1, 2, 3, 0, 255}, TOTPGen: 7, TOTPLast: 123456,
+		HasPIN: true, ForcedPIN: true, PINHash: "$argon2id$pin",
+		Created: t0, Modified: t0.Add(2 * time.Second), LastLogin: t0.Add(3 * time.Second),
+	}
+	if err := s.CreateAccount(ctx, a, admin); err != nil {
+		t.Fatal(err)
+	}
+	se := newSession(t, s, admin.ID, mfad.SessionLimited, mfad.StepTOTP)
+	if v, err := s.PutMetaIfAbsent(ctx, "key_id", "abc"); err != nil || v != "abc" {
+		t.Fatalf("PutMetaIfAbsent: %q, %v", v, err)
+	}
+
+	if n, err := s.CountAccounts(ctx); err != nil || n != 1 {
+		t.Fatalf("CountAccounts = %d, %v", n, err)
+	}
+	gotA, err := s.Account(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameAccount(gotA, a) {
+		t.Errorf("account:\n got %+v\nwant %+v", gotA, a)
+	}
+	gotU, err := s.User(ctx, admin.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameUser(gotU, admin) {
+		t.Errorf("user:\n got %+v\nwant %+v", gotU, admin)
+	}
+	byEmail, err := s.UserByEmail(ctx, "  ada@EXAMPLE.com ")
+	if err != nil || byEmail.ID != admin.ID {
+		t.Errorf("UserByEmail case-insensitive: %v, %v", byEmail, err)
+	}
+	if users, err := s.Users(ctx, a.ID); err != nil || len(users) != 1 || !sameUser(users[0], admin) {
+		t.Errorf("Users = %v, %v; want the admin alone", users, err)
+	}
+	gotS, err := s.Session(ctx, se.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameSession(gotS, se) {
+		t.Errorf("session:\n got %+v\nwant %+v", gotS, se)
+	}
+	if v, err := s.Meta(ctx, "key_id"); err != nil || v != "abc" {
+		t.Errorf("Meta: %q, %v", v, err)
+	}
+	if v, err := s.PutMetaIfAbsent(ctx, "key_id", "other"); err != nil || v != "abc" {
+		t.Errorf("PutMetaIfAbsent kept %q, %v; want abc", v, err)
+	}
+	if v, err := s.Meta(ctx, "key_id"); err != nil || v != "abc" {
+		t.Errorf("Meta after a second PutMetaIfAbsent: %q, %v", v, err)
+	}
+	if _, err := s.Meta(ctx, "nope"); !errors.Is(err, mfad.ErrNotFound) {
+		t.Errorf("Meta missing: %v", err)
+	}
+}
+
+// A user without an active secret reads back with a nil TOTPSeal ("nil when
+// none is active"), which the auth service tests with == nil.
+func testUserWithoutSecretReadsBackNil(t *testing.T, s mfad.Store) {
+	a, _ := newAccount(t, s, false)
+	u := newUser(t, s, a.ID, nil)
+	got := getUser(t, s, u.ID)
+	if got.TOTPSeal != nil {
+		t.Errorf("TOTPSeal = %#v, want nil", got.TOTPSeal)
+	}
+	if got.PINHash != "" || !got.LastLogin.IsZero() {
+		t.Errorf("PINHash %q LastLogin %v, want empty", got.PINHash, got.LastLogin)
+	}
+	if !sameUser(got, u) {
+		t.Errorf("user:\n got %+v\nwant %+v", got, u)
+	}
+}
+
+// testEmailTakenCaseInsensitive: emails are unique in the database,
+// case-insensitively and ignoring surrounding spaces; CreateAccount is
+// atomic.
+func testEmailTakenCaseInsensitive(t *testing.T, s mfad.Store) {
+	ctx := t.Context()
+	a, _ := newAccount(t, s, false)
+	newUser(t, s, a.ID, func(u *mfad.User) { u.Email = "bob@example.com" })
+	for _, email := range []string{"bob@example.com", "BOB@example.com", "Bob@Example.COM", " bob@example.com "} {
+		u := &mfad.User{ID: uuid.NewString(), AccountID: a.ID, Name: "Bob2", Email: email, PasswordHash: "h", Created: t0, Modified: t0}
+		if err := s.CreateUser(ctx, u); !errors.Is(err, mfad.ErrEmailTaken) {
+			t.Errorf("CreateUser(%q) = %v, want ErrEmailTaken", email, err)
+		}
+		if _, err := s.User(ctx, u.ID); !errors.Is(err, mfad.ErrNotFound) {
+			t.Errorf("CreateUser(%q) refused but the user exists: %v", email, err)
+		}
+	}
+	// Across accounts too: emails are unique in the database.
+	b, _ := newAccount(t, s, false)
+	u := &mfad.User{ID: uuid.NewString(), AccountID: b.ID, Name: "Bob3", Email: "BOB@EXAMPLE.COM", PasswordHash: "h", Created: t0, Modified: t0}
+	if err := s.CreateUser(ctx, u); !errors.Is(err, mfad.ErrEmailTaken) {
+		t.Errorf("other account: %v, want ErrEmailTaken", err)
+	}
+	// A new account whose admin's email is taken is not created at all.
+	c := &mfad.Account{ID: uuid.NewString(), Title: "C", Created: t0, Modified: t0}
+	cadmin := &mfad.User{ID: uuid.NewString(), AccountID: c.ID, Name: "C", Email: "Bob@example.com", PasswordHash: "h", Created: t0, Modified: t0}
+	if err := s.CreateAccount(ctx, c, cadmin); !errors.Is(err, mfad.ErrEmailTaken) {
+		t.Errorf("CreateAccount with taken email: %v", err)
+	}
+	if _, err := s.Account(ctx, c.ID); !errors.Is(err, mfad.ErrNotFound) {
+		t.Errorf("account of failed CreateAccount exists: %v", err)
+	}
+	if n, err := s.CountAccounts(ctx); err != nil || n != 2 {
+		t.Errorf("CountAccounts = %d, %v; want 2", n, err)
+	}
+	users, err := s.Users(ctx, a.ID)
+	if err != nil || len(users) != 2 {
+		t.Errorf("Users = %d, %v; want 2", len(users), err)
+	}
+}
+
+// testConcurrentCreateUser: 200 writers at once all succeed, and readers
+// running beside them do not fail either.
+func testConcurrentCreateUser(t *testing.T, s mfad.Store) {
+	ctx := t.Context()
+	a, _ := newAccount(t, s, false)
+	const n = 200
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			u := &mfad.User{ID: uuid.NewString(), AccountID: a.ID, Name: fmt.Sprint("u", i),
+				Email: fmt.Sprintf("user%d@example.com", i), PasswordHash: "h", Created: t0, Modified: t0}
+			errs[i] = s.CreateUser(ctx, u)
+		})
+	}
+	// Readers at the same time must not fail either.
+	var readErr error
+	var rwg sync.WaitGroup
+	rwg.Go(func() {
+		<-start
+		for range 20 {
+			if _, err := s.Users(ctx, a.ID); err != nil {
+				readErr = err
+				return
+			}
+		}
+	})
+	close(start)
+	wg.Wait()
+	rwg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("CreateUser %d: %v", i, err)
+		}
+	}
+	if readErr != nil {
+		t.Errorf("concurrent read: %v", readErr)
+	}
+	users, err := s.Users(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != n+1 { // plus the admin
+		t.Errorf("%d users, want %d", len(users), n+1)
+	}
+}
+
+func testDeleteUsers(t *testing.T, s mfad.Store) {
+	ctx := t.Context()
+	a, admin := newAccount(t, s, false)
+	u1 := newUser(t, s, a.ID, nil)
+	u2 := newUser(t, s, a.ID, nil)
+	se1 := newSession(t, s, u1.ID, mfad.SessionFull, mfad.StepNone)
+	se2 := newSession(t, s, u2.ID, mfad.SessionLimited, mfad.StepTOTP)
+	seA := newSession(t, s, admin.ID, mfad.SessionFull, mfad.StepNone)
+	if err := s.PutPendingTOTP(ctx, &mfad.PendingTOTP{ID: "p", UserID: u1.ID, Seal: []byte("x"), Created: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteUsers(ctx, a.ID, []string{u1.ID, u2.ID, u2.ID}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{u1.ID, u2.ID} {
+		if _, err := s.User(ctx, id); !errors.Is(err, mfad.ErrNotFound) {
+			t.Errorf("deleted user %s: %v", id, err)
+		}
+	}
+	if _, err := s.UserByEmail(ctx, u1.Email); !errors.Is(err, mfad.ErrNotFound) {
+		t.Errorf("deleted user by email: %v", err)
+	}
+	if sessionExists(t, s, se1.Hash) || sessionExists(t, s, se2.Hash) {
+		t.Error("deleted users' sessions remain")
+	}
+	if !sessionExists(t, s, seA.Hash) {
+		t.Error("admin's session deleted")
+	}
+	if _, err := s.PendingTOTP(ctx, u1.ID); !errors.Is(err, mfad.ErrNotFound) {
+		t.Errorf("deleted user's pending secret: %v", err)
+	}
+	users, err := s.Users(ctx, a.ID)
+	if err != nil || len(users) != 1 || users[0].ID != admin.ID {
+		t.Errorf("Users after delete: %v, %v", users, err)
+	}
+	// The email is free again.
+	newUser(t, s, a.ID, func(u *mfad.User) { u.Email = u1.Email })
+	// Deleting them again: unknown ids.
+	if err := s.DeleteUsers(ctx, a.ID, []string{u1.ID}); !errors.Is(err, mfad.ErrUnknownIDs) {
+		t.Errorf("delete again: %v", err)
+	}
+}

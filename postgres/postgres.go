@@ -1,0 +1,716 @@
+// Package postgres implements mfad.Store on PostgreSQL through
+// github.com/jackc/pgx/v5, for several mfad instances sharing one database.
+//
+// Every method is one transaction at READ COMMITTED. The compare-and-set
+// operations rely on PostgreSQL's row locks: a conditional UPDATE that waits
+// for a concurrent one re-checks its WHERE clause against the committed row,
+// so of concurrent submissions of one TOTP step exactly one succeeds on any
+// instance, and attempt counters are read and written under SELECT ... FOR
+// UPDATE. Transactions that hit a deadlock or a serialization failure are
+// retried.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/mfad/mfad"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options tune the connection pool.
+type Options struct {
+	MaxConns       int           // open connections at most (default 16)
+	ConnectTimeout time.Duration // to open one connection (default 5 s)
+	QueryTimeout   time.Duration // statement_timeout and lock_timeout (default 10 s)
+}
+
+// Store is the PostgreSQL implementation of mfad.Store.
+type Store struct {
+	db *sql.DB
+}
+
+var _ mfad.Store = (*Store)(nil)
+
+// IsURL reports whether s names a PostgreSQL database.
+func IsURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// Open connects to the database at url and applies the migrations under a
+// PostgreSQL advisory lock, so instances starting together migrate once.
+func Open(ctx context.Context, url string, o Options) (*Store, error) {
+	if o.MaxConns <= 0 {
+		o.MaxConns = 16
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 5 * time.Second
+	}
+	if o.QueryTimeout <= 0 {
+		o.QueryTimeout = 10 * time.Second
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		// The parse error may quote the URL with its password.
+		return nil, errors.New("postgres: cannot parse the database URL")
+	}
+	cfg.ConnectTimeout = o.ConnectTimeout
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	timeout := strconv.FormatInt(o.QueryTimeout.Milliseconds(), 10)
+	cfg.RuntimeParams["statement_timeout"] = timeout
+	cfg.RuntimeParams["lock_timeout"] = timeout
+	cfg.RuntimeParams["application_name"] = "mfad"
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(o.MaxConns)
+	db.SetMaxIdleConns(o.MaxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: connect to %s:%d/%s: %w", cfg.Host, cfg.Port, cfg.Database, scrub(err))
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Store{db: db}, nil
+}
+
+// scrub drops the connection string from connection errors.
+func scrub(err error) error {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return ce.Unwrap()
+	}
+	return err
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return fmt.Errorf("postgres: migration lock: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub,
+		goose.WithDisableGlobalRegistry(true), goose.WithSessionLocker(locker))
+	if err != nil {
+		return fmt.Errorf("postgres: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	return nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// dbErr marks errors that mean the database cannot serve (a lost or refused
+// connection, a server shutting down, a timeout) as mfad.ErrUnavailable.
+func dbErr(err error) error {
+	if err == nil || errors.Is(err, mfad.ErrUnavailable) {
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"), // connection exception
+			strings.HasPrefix(pe.Code, "53"), // insufficient resources
+			strings.HasPrefix(pe.Code, "57"), // operator intervention: shutdown, terminated, timeout
+			pe.Code == "55P03":               // lock_not_available (lock_timeout)
+			return fmt.Errorf("%w: %v", mfad.ErrUnavailable, err)
+		}
+		return err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, context.DeadlineExceeded) ||
+		pgconn.SafeToRetry(err) || pgconn.Timeout(err) || strings.Contains(err.Error(), "conn closed") ||
+		strings.Contains(err.Error(), "bad connection") || strings.Contains(err.Error(), "database is closed") ||
+		strings.Contains(err.Error(), "unexpected EOF") || strings.Contains(err.Error(), "failed to connect") {
+		return fmt.Errorf("%w: %v", mfad.ErrUnavailable, err)
+	}
+	return err
+}
+
+// retryable reports a transaction PostgreSQL aborted to resolve a conflict.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+}
+
+// tx runs fn in one transaction and commits, retrying after a deadlock or a
+// serialization failure.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		err = s.tx1(ctx, fn)
+		if !retryable(err) {
+			break
+		}
+	}
+	return dbErr(err)
+}
+
+func (s *Store) tx1(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return dbErr(s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one))
+}
+
+func (s *Store) Meta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = $1", key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", mfad.ErrNotFound
+	}
+	return v, dbErr(err)
+}
+
+func (s *Store) PutMetaIfAbsent(ctx context.Context, key, value string) (string, error) {
+	var v string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES($1, $2) ON CONFLICT (key) DO NOTHING", key, value); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = $1", key).Scan(&v)
+	})
+	return v, err
+}
+
+func (s *Store) Purge(ctx context.Context, now time.Time) error {
+	n, day := ms(now), int64(24*time.Hour/time.Millisecond)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE expires <= $1", n); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM pending_totp WHERE created <= $1", n-day); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "DELETE FROM throttle WHERE locked_until <= $1 AND window_start <= $2", n, n-day)
+		return err
+	})
+}
+
+// ---- accounts
+
+func (s *Store) CreateAccount(ctx context.Context, a *mfad.Account, admin *mfad.User) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO accounts(id, title, force_2fa, created, modified) VALUES($1, $2, $3, $4, $5)",
+			a.ID, a.Title, a.Force2FA, ms(a.Created), ms(a.Modified)); err != nil {
+			return err
+		}
+		return insertUser(ctx, tx, admin)
+	})
+}
+
+func (s *Store) CountAccounts(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM accounts").Scan(&n)
+	return n, dbErr(err)
+}
+
+func (s *Store) Account(ctx context.Context, id string) (*mfad.Account, error) {
+	var a mfad.Account
+	var created, modified int64
+	err := s.db.QueryRowContext(ctx, "SELECT id, title, force_2fa, created, modified FROM accounts WHERE id = $1", id).
+		Scan(&a.ID, &a.Title, &a.Force2FA, &created, &modified)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, mfad.ErrNotFound
+	}
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	a.Created, a.Modified = fromMS(created), fromMS(modified)
+	return &a, nil
+}
+
+func (s *Store) SetAccountForce2FA(ctx context.Context, id string, on bool, now time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE accounts SET force_2fa = $1, modified = $2 WHERE id = $3", on, ms(now), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return mfad.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// ---- users
+
+const userCols = `id, account_id, name, email, super_admin, password_hash, has_2fa, forced_2fa,
+	totp_seal, totp_gen, totp_last, has_pin, forced_pin, pin_hash, created, modified, last_login`
+
+func insertUser(ctx context.Context, tx *sql.Tx, u *mfad.User) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO users(`+userCols+`, email_key)
+		VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+		u.ID, u.AccountID, u.Name, u.Email, u.SuperAdmin, u.PasswordHash, u.Has2FA, u.Forced2FA,
+		u.TOTPSeal, u.TOTPGen, u.TOTPLast, u.HasPIN, u.ForcedPIN, nullStr(u.PINHash),
+		ms(u.Created), ms(u.Modified), ms(u.LastLogin), mfad.EmailKey(u.Email))
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" && strings.Contains(pe.ConstraintName, "email") {
+		return mfad.ErrEmailTaken
+	}
+	return err
+}
+
+func nullStr(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanUser(row scanner) (*mfad.User, error) {
+	var u mfad.User
+	var pin sql.NullString
+	var created, modified, last int64
+	if err := row.Scan(&u.ID, &u.AccountID, &u.Name, &u.Email, &u.SuperAdmin, &u.PasswordHash, &u.Has2FA, &u.Forced2FA,
+		&u.TOTPSeal, &u.TOTPGen, &u.TOTPLast, &u.HasPIN, &u.ForcedPIN, &pin, &created, &modified, &last); err != nil {
+		return nil, err
+	}
+	u.PINHash = pin.String
+	u.Created, u.Modified, u.LastLogin = fromMS(created), fromMS(modified), fromMS(last)
+	return &u, nil
+}
+
+func (s *Store) CreateUser(ctx context.Context, u *mfad.User) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return insertUser(ctx, tx, u) })
+}
+
+func (s *Store) oneUser(ctx context.Context, where string, arg any) (*mfad.User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE "+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, mfad.ErrNotFound
+	}
+	return u, dbErr(err)
+}
+
+func (s *Store) User(ctx context.Context, id string) (*mfad.User, error) {
+	return s.oneUser(ctx, "id = $1", id)
+}
+
+func (s *Store) UserByEmail(ctx context.Context, email string) (*mfad.User, error) {
+	return s.oneUser(ctx, "email_key = $1", mfad.EmailKey(email))
+}
+
+func (s *Store) Users(ctx context.Context, accountID string) ([]*mfad.User, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT "+userCols+" FROM users WHERE account_id = $1 ORDER BY created, id", accountID)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	users := []*mfad.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		users = append(users, u)
+	}
+	return users, dbErr(rows.Err())
+}
+
+// lockIDs locks the users' rows (in id order, so concurrent bulk requests
+// cannot deadlock) and fails with ErrUnknownIDs unless every id is a user of
+// the account. It returns the distinct ids.
+func lockIDs(ctx context.Context, tx *sql.Tx, accountID string, ids []string) ([]string, error) {
+	distinct := slices.Clone(ids)
+	slices.Sort(distinct)
+	distinct = slices.Compact(distinct)
+	if len(distinct) == 0 {
+		return nil, mfad.ErrUnknownIDs
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT id FROM users WHERE account_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE", accountID, distinct)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	found := 0
+	for rows.Next() {
+		found++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if found != len(distinct) {
+		return nil, mfad.ErrUnknownIDs
+	}
+	return distinct, nil
+}
+
+func (s *Store) DeleteUsers(ctx context.Context, accountID string, ids []string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		list, err := lockIDs(ctx, tx, accountID, ids)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM users WHERE id = ANY($1)", list) // sessions cascade
+		return err
+	})
+}
+
+// ---- sessions
+
+func (s *Store) CreateSession(ctx context.Context, se *mfad.Session) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return insertSession(ctx, tx, se) })
+}
+
+// insertSession stores se; a full session is a login, recorded as the
+// user's last_login.
+func insertSession(ctx context.Context, tx *sql.Tx, se *mfad.Session) error {
+	if se.Kind == mfad.SessionFull {
+		if _, err := tx.ExecContext(ctx, "UPDATE users SET last_login = $1 WHERE id = $2", ms(se.Created), se.UserID); err != nil {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO sessions(hash, user_id, kind, step, created, last_seen, expires, failures)
+		VALUES($1, $2, $3, $4, $5, $6, $7, $8)`,
+		se.Hash, se.UserID, string(se.Kind), int(se.Step), ms(se.Created), ms(se.LastSeen), ms(se.Expires), se.Failures)
+	return err
+}
+
+func (s *Store) Session(ctx context.Context, hash []byte) (*mfad.Session, error) {
+	var se mfad.Session
+	var kind string
+	var step int
+	var created, seen, expires int64
+	err := s.db.QueryRowContext(ctx, "SELECT hash, user_id, kind, step, created, last_seen, expires, failures FROM sessions WHERE hash = $1", hash).
+		Scan(&se.Hash, &se.UserID, &kind, &step, &created, &seen, &expires, &se.Failures)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, mfad.ErrNotFound
+	}
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	se.Kind, se.Step = mfad.SessionKind(kind), mfad.Step(step)
+	se.Created, se.LastSeen, se.Expires = fromMS(created), fromMS(seen), fromMS(expires)
+	return &se, nil
+}
+
+func (s *Store) TouchSession(ctx context.Context, hash []byte, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, "UPDATE sessions SET last_seen = $1 WHERE hash = $2 AND last_seen < $1", ms(now), hash)
+	return dbErr(err)
+}
+
+func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
+	_, err := s.db.ExecContext(ctx, "DELETE FROM sessions WHERE hash = $1", hash)
+	return dbErr(err)
+}
+
+func (s *Store) FailSession(ctx context.Context, hash []byte, max int) (bool, error) {
+	closed := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		closed = false
+		var n int
+		err := tx.QueryRowContext(ctx, "UPDATE sessions SET failures = failures + 1 WHERE hash = $1 AND kind = 'limited' RETURNING failures", hash).Scan(&n)
+		if errors.Is(err, sql.ErrNoRows) {
+			closed = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if n >= max {
+			closed = true
+			_, err = tx.ExecContext(ctx, "DELETE FROM sessions WHERE hash = $1", hash)
+		}
+		return err
+	})
+	return closed, err
+}
+
+func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE hash = $1 AND kind = 'limited' AND user_id = $2", a.LimitedHash, a.UserID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return mfad.ErrSessionGone
+		}
+		if a.PendingID != "" {
+			if err := activatePending(ctx, tx, a.UserID, a.PendingID, a.TOTPStep, ms(a.Now)); err != nil {
+				return err
+			}
+		} else if a.TOTPStep > 0 {
+			res, err := tx.ExecContext(ctx, `UPDATE users SET totp_last = $1
+				WHERE id = $2 AND totp_last < $1 AND totp_gen = $3 AND totp_seal IS NOT NULL`, a.TOTPStep, a.UserID, a.TOTPGen)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return mfad.ErrReplay
+			}
+		}
+		return insertSession(ctx, tx, a.Next)
+	})
+}
+
+// activatePending makes the pending secret id the user's active one and
+// consumes step, failing with ErrNoPending if it was replaced and ErrReplay
+// if the step is not after the last accepted one.
+func activatePending(ctx context.Context, tx *sql.Tx, userID, pendingID string, step, now int64) error {
+	var seal []byte
+	err := tx.QueryRowContext(ctx, "SELECT seal FROM pending_totp WHERE user_id = $1 AND id = $2 FOR UPDATE", userID, pendingID).Scan(&seal)
+	if errors.Is(err, sql.ErrNoRows) {
+		return mfad.ErrNoPending
+	}
+	if err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE users SET totp_seal = $1, totp_gen = totp_gen + 1, totp_last = $2, has_2fa = true, modified = $3
+		WHERE id = $4 AND totp_last < $2`, seal, step, now, userID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return mfad.ErrReplay
+	}
+	_, err = tx.ExecContext(ctx, "DELETE FROM pending_totp WHERE user_id = $1", userID)
+	return err
+}
+
+// ---- factors
+
+func (s *Store) PutPendingTOTP(ctx context.Context, p *mfad.PendingTOTP) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO pending_totp(user_id, id, seal, created) VALUES($1, $2, $3, $4)
+		ON CONFLICT (user_id) DO UPDATE SET id = excluded.id, seal = excluded.seal, created = excluded.created`,
+		p.UserID, p.ID, p.Seal, ms(p.Created))
+	return dbErr(err)
+}
+
+func (s *Store) PendingTOTP(ctx context.Context, userID string) (*mfad.PendingTOTP, error) {
+	var p mfad.PendingTOTP
+	var created int64
+	err := s.db.QueryRowContext(ctx, "SELECT user_id, id, seal, created FROM pending_totp WHERE user_id = $1", userID).
+		Scan(&p.UserID, &p.ID, &p.Seal, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, mfad.ErrNotFound
+	}
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	p.Created = fromMS(created)
+	return &p, nil
+}
+
+func (s *Store) EnrollTOTP(ctx context.Context, e mfad.Enroll) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := activatePending(ctx, tx, e.UserID, e.PendingID, e.Step, ms(e.Now)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = $1 AND hash IS DISTINCT FROM $2", e.UserID, e.KeepHash)
+		return err
+	})
+}
+
+func (s *Store) SetPIN(ctx context.Context, userID, hash string, keepHash []byte, now time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE users SET has_pin = true, pin_hash = $1, modified = $2 WHERE id = $3", hash, ms(now), userID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return mfad.ErrNotFound
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = $1 AND hash IS DISTINCT FROM $2", userID, keepHash)
+		return err
+	})
+}
+
+func (s *Store) RemoveFactor(ctx context.Context, userID string, t mfad.AuthType, now time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var forced2, forcedPIN, account2 bool
+		// Lock the user, and the account row against a concurrent change of
+		// its forced 2FA.
+		err := tx.QueryRowContext(ctx, `SELECT u.forced_2fa, u.forced_pin, a.force_2fa
+			FROM users u JOIN accounts a ON a.id = u.account_id WHERE u.id = $1 FOR UPDATE`, userID).Scan(&forced2, &forcedPIN, &account2)
+		if errors.Is(err, sql.ErrNoRows) {
+			return mfad.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		switch t {
+		case mfad.AuthTOTP:
+			if forced2 || account2 {
+				return mfad.ErrForced
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM pending_totp WHERE user_id = $1", userID); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE users SET has_2fa = false, totp_seal = NULL, totp_gen = totp_gen + 1, modified = $1
+				WHERE id = $2 AND (has_2fa OR totp_seal IS NOT NULL)`, ms(now), userID)
+		case mfad.AuthPIN:
+			if forcedPIN {
+				return mfad.ErrForced
+			}
+			_, err = tx.ExecContext(ctx, "UPDATE users SET has_pin = false, pin_hash = NULL, modified = $1 WHERE id = $2 AND (has_pin OR pin_hash IS NOT NULL)", ms(now), userID)
+		default:
+			return fmt.Errorf("postgres: unknown factor %q", t)
+		}
+		return err
+	})
+}
+
+func (s *Store) AdminSetFactor(ctx context.Context, accountID string, ids []string, t mfad.AuthType, pinHash string, now time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		list, err := lockIDs(ctx, tx, accountID, ids)
+		if err != nil {
+			return err
+		}
+		switch t {
+		case mfad.AuthTOTP:
+			_, err = tx.ExecContext(ctx, "UPDATE users SET has_2fa = true, forced_2fa = true, modified = $1 WHERE id = ANY($2)", ms(now), list)
+		case mfad.AuthPIN:
+			_, err = tx.ExecContext(ctx, "UPDATE users SET has_pin = true, forced_pin = true, pin_hash = $1, modified = $2 WHERE id = ANY($3)", pinHash, ms(now), list)
+		default:
+			return fmt.Errorf("postgres: unknown factor %q", t)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ANY($1)", list)
+		return err
+	})
+}
+
+func (s *Store) AdminRemoveFactor(ctx context.Context, accountID string, ids []string, t mfad.AuthType, now time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		list, err := lockIDs(ctx, tx, accountID, ids)
+		if err != nil {
+			return err
+		}
+		switch t {
+		case mfad.AuthTOTP:
+			var force bool
+			if err := tx.QueryRowContext(ctx, "SELECT force_2fa FROM accounts WHERE id = $1 FOR SHARE", accountID).Scan(&force); err != nil {
+				return err
+			}
+			if force {
+				return mfad.ErrForced
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM pending_totp WHERE user_id = ANY($1)", list); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE users SET has_2fa = false, forced_2fa = false, totp_seal = NULL,
+				totp_gen = totp_gen + 1, modified = $1 WHERE id = ANY($2)`, ms(now), list)
+		case mfad.AuthPIN:
+			_, err = tx.ExecContext(ctx, "UPDATE users SET has_pin = false, forced_pin = false, pin_hash = NULL, modified = $1 WHERE id = ANY($2)", ms(now), list)
+		default:
+			return fmt.Errorf("postgres: unknown factor %q", t)
+		}
+		return err
+	})
+}
+
+func (s *Store) AdminResetTOTP(ctx context.Context, accountID string, ids []string, now time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		list, err := lockIDs(ctx, tx, accountID, ids)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM pending_totp WHERE user_id = ANY($1)", list); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE users SET totp_seal = NULL, totp_gen = totp_gen + 1, modified = $1 WHERE id = ANY($2)", ms(now), list); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ANY($1)", list)
+		return err
+	})
+}
+
+// ---- throttling
+
+func (s *Store) Reserve(ctx context.Context, key string, p mfad.Throttle, now time.Time) (time.Duration, error) {
+	var retry time.Duration
+	n := ms(now)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		retry = 0
+		if _, err := tx.ExecContext(ctx, "INSERT INTO throttle(key, count, window_start, locked_until) VALUES($1, 0, $2, 0) ON CONFLICT (key) DO NOTHING", key, n); err != nil {
+			return err
+		}
+		var count int
+		var start, locked int64
+		if err := tx.QueryRowContext(ctx, "SELECT count, window_start, locked_until FROM throttle WHERE key = $1 FOR UPDATE", key).Scan(&count, &start, &locked); err != nil {
+			return err
+		}
+		if locked > n {
+			retry = time.Duration(locked-n) * time.Millisecond
+			return nil
+		}
+		if start+p.Window.Milliseconds() <= n {
+			count, start = 0, n
+		}
+		count++
+		locked = 0
+		if count >= p.Limit {
+			locked = n + p.Lock.Milliseconds()
+		}
+		_, err := tx.ExecContext(ctx, "UPDATE throttle SET count = $1, window_start = $2, locked_until = $3 WHERE key = $4", count, start, locked, key)
+		return err
+	})
+	return retry, err
+}
+
+func (s *Store) Release(ctx context.Context, key string, p mfad.Throttle) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE throttle SET count = GREATEST(count - 1, 0),
+		locked_until = CASE WHEN count - 1 < $1 THEN 0 ELSE locked_until END WHERE key = $2`, p.Limit, key)
+	return dbErr(err)
+}
+
+func (s *Store) ResetThrottle(ctx context.Context, key string) error {
+	_, err := s.db.ExecContext(ctx, "DELETE FROM throttle WHERE key = $1", key)
+	return dbErr(err)
+}
