@@ -108,7 +108,8 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	locker, err := lock.NewPostgresSessionLocker()
+	// Poll for the lock every second, for up to five minutes.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return fmt.Errorf("postgres: migration lock: %w", err)
 	}
@@ -131,6 +132,10 @@ func (s *Store) Close() error { return s.db.Close() }
 func dbErr(err error) error {
 	if err == nil || errors.Is(err, mfad.ErrUnavailable) {
 		return err
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%w: %v", mfad.ErrUnavailable, err)
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
@@ -678,12 +683,13 @@ func (s *Store) Reserve(ctx context.Context, key string, p mfad.Throttle, now ti
 	n := ms(now)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		retry = 0
-		if _, err := tx.ExecContext(ctx, "INSERT INTO throttle(key, count, window_start, locked_until) VALUES($1, 0, $2, 0) ON CONFLICT (key) DO NOTHING", key, n); err != nil {
-			return err
-		}
+		// One statement makes the row exist and locks it, even when a
+		// concurrent success deletes it (ResetThrottle) meanwhile.
 		var count int
 		var start, locked int64
-		if err := tx.QueryRowContext(ctx, "SELECT count, window_start, locked_until FROM throttle WHERE key = $1 FOR UPDATE", key).Scan(&count, &start, &locked); err != nil {
+		if err := tx.QueryRowContext(ctx, `INSERT INTO throttle(key, count, window_start, locked_until) VALUES($1, 0, $2, 0)
+			ON CONFLICT (key) DO UPDATE SET key = excluded.key
+			RETURNING count, window_start, locked_until`, key, n).Scan(&count, &start, &locked); err != nil {
 			return err
 		}
 		if locked > n {

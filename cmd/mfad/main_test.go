@@ -26,7 +26,7 @@ import (
 const (
 	adminEmail    = "admin@example.com"
 	adminPassword = "correct horse"
-	startTimeout  = 10 * time.Second
+	startTimeout  = 30 * time.Second
 	stopTimeout   = 15 * time.Second
 )
 

@@ -3,7 +3,9 @@
 // that runs never see each other's data.
 //
 // Without MFAD_TEST_POSTGRES the tests that need PostgreSQL are skipped with
-// a message saying so; .ci/run always sets it.
+// a message saying so, so the README's test command passes on a machine
+// without PostgreSQL; .ci/run always sets it, and under CI (CI set) a
+// missing URL fails instead.
 package pgtest
 
 import (
@@ -29,6 +31,9 @@ const EnvVar = "MFAD_TEST_POSTGRES"
 func Server(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv(EnvVar)
+	if u == "" && os.Getenv("CI") != "" {
+		t.Fatalf("%s is not set, and CI must run the PostgreSQL suite", EnvVar)
+	}
 	if u == "" {
 		t.Skipf("PostgreSQL suite not run: no database URL configured (set %s, as .ci/run does)", EnvVar)
 	}

@@ -62,6 +62,7 @@ var tests = []struct {
 	{"Throttle", testThrottle},
 	{"ThrottleReleaseAndReset", testThrottleReleaseAndReset},
 	{"ThrottleConcurrent", testThrottleConcurrent},
+	{"ThrottleReserveRacesReset", testThrottleReserveRacesReset},
 }
 
 // Run runs every conformance test as a subtest of t. Each subtest gets its

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -140,5 +141,35 @@ func testThrottleConcurrent(t *testing.T, s mfad.Store) {
 	}
 	if free != 5 {
 		t.Errorf("%d reservations passed, want exactly 5", free)
+	}
+}
+
+// Reservations racing with resets (a success elsewhere deleting the row)
+// never fail.
+func testThrottleReserveRacesReset(t *testing.T, s mfad.Store) {
+	ctx := t.Context()
+	p := mfad.Throttle{Limit: 1000, Window: time.Hour, Lock: time.Hour}
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	errs := make(chan error, 400)
+	for i := 0; i < 200; i++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Reserve(ctx, "email:race@example.com", p, now); err != nil {
+				errs <- fmt.Errorf("reserve: %w", err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if err := s.ResetThrottle(ctx, "email:race@example.com"); err != nil {
+				errs <- fmt.Errorf("reset: %w", err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
