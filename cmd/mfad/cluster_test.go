@@ -229,6 +229,7 @@ func TestClusterSurvivesDatabaseOutage(t *testing.T) {
 	// and the database refuses new ones for a while.
 	var mu sync.Mutex
 	acked := map[string]bool{}
+	var sessions []string
 	statuses := map[int]int{}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -242,13 +243,31 @@ func TestClusterSurvivesDatabaseOutage(t *testing.T) {
 					return
 				default:
 				}
-				email := fmt.Sprintf("load-%d-%d@example.com", w, i)
-				r := c.node(w).do(t, "POST", "/api/1.0/user/create", map[string]string{"name": "L", "email": email, "password": "load-password"}, withToken(admin))
+				var r resp
+				if w%2 == 0 {
+					// A write: a new user.
+					email := fmt.Sprintf("load-%d-%d@example.com", w, i)
+					r = c.node(w).do(t, "POST", "/api/1.0/user/create", map[string]string{"name": "L", "email": email, "password": "load-password"}, withToken(admin))
+					if r.status == 200 {
+						mu.Lock()
+						acked[email] = true
+						mu.Unlock()
+					}
+				} else {
+					// A login: a new session.
+					r = c.node(w).do(t, "GET", "/api/1.0/session/login", nil, withBasic(adminEmail, adminPassword))
+					if r.status == 200 {
+						var v struct {
+							SessionID string `json:"session_id"`
+						}
+						r.decode(t, &v)
+						mu.Lock()
+						sessions = append(sessions, v.SessionID)
+						mu.Unlock()
+					}
+				}
 				mu.Lock()
 				statuses[r.status]++
-				if r.status == 200 {
-					acked[email] = true
-				}
 				mu.Unlock()
 				if r.status != 200 {
 					time.Sleep(50 * time.Millisecond)
@@ -299,7 +318,11 @@ func TestClusterSurvivesDatabaseOutage(t *testing.T) {
 			t.Fatalf("acknowledged user %s lost", email)
 		}
 	}
-	t.Logf("statuses during the outage: %v; %d acknowledged writes, all present", statuses, len(acked))
+	// Every session a login acknowledged works, on any instance.
+	for i, tok := range sessions {
+		c.node(i).do(t, "GET", "/api/1.0/session/keepalive", nil, withToken(tok)).want(t, 200, "an acknowledged session after the outage")
+	}
+	t.Logf("statuses during the outage: %v; %d acknowledged users and %d acknowledged sessions, all present", statuses, len(acked), len(sessions))
 }
 
 // internalErrors picks the internal error lines out of a node's log.
