@@ -14,7 +14,6 @@ import (
 	"github.com/mfad/mfad/httpapi"
 	"github.com/mfad/mfad/internal/testserver"
 	"github.com/mfad/mfad/passhash"
-	"github.com/mfad/mfad/sqlite"
 )
 
 // env is a real server over real HTTP on loopback (see testserver) with a
@@ -22,7 +21,7 @@ import (
 type env struct {
 	t      *testing.T
 	srv    *testserver.Server
-	store  *sqlite.Store
+	store  mfad.Store
 	svc    *auth.Service
 	clock  *testserver.Clock
 	logs   *testserver.Logs

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"runtime"
 	"strings"
@@ -121,15 +120,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
-	srv := &http.Server{
-		Handler:           httpapi.NewServer(svc, store, log),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := httpapi.NewHTTPServer(httpapi.NewServer(svc, store, log), log)
 	// Requests must outlive the signal that starts the shutdown, so that
 	// Shutdown can let them finish; they are cancelled only after it.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))

@@ -14,9 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mfad/mfad"
 	"github.com/mfad/mfad/auth"
 	"github.com/mfad/mfad/httpapi"
 	"github.com/mfad/mfad/passhash"
+	"github.com/mfad/mfad/postgres"
 	"github.com/mfad/mfad/seal"
 	"github.com/mfad/mfad/sqlite"
 	"github.com/mfad/mfad/totp"
@@ -69,7 +71,7 @@ func (l *Logs) String() string {
 type Server struct {
 	URL       string // http://127.0.0.1:port
 	HTTP      *httptest.Server
-	Store     *sqlite.Store
+	Store     mfad.Store
 	Svc       *auth.Service
 	Clock     *Clock
 	Logs      *Logs
@@ -79,8 +81,9 @@ type Server struct {
 
 // Options change the server a test starts.
 type Options struct {
-	Hasher *passhash.Hasher       // default: the production parameters, NumCPU workers
-	Config func(cfg *auth.Config) // adjusts the policies
+	DatabaseURL string                 // a PostgreSQL database (see pgtest); default: SQLite in the test's directory
+	Hasher      *passhash.Hasher       // default: the production parameters, NumCPU workers
+	Config      func(cfg *auth.Config) // adjusts the policies
 }
 
 // Start starts a server that stops when the test ends.
@@ -99,7 +102,12 @@ func Start(t testing.TB, opts Options) *Server {
 // serves runnable examples, which have no *testing.T.
 func New(dir string, opts Options) (s *Server, stop func(), err error) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(dir, "mfad.db"))
+	var store mfad.Store
+	if opts.DatabaseURL != "" {
+		store, err = postgres.Open(ctx, opts.DatabaseURL, postgres.Options{})
+	} else {
+		store, err = sqlite.Open(ctx, filepath.Join(dir, "mfad.db"))
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -116,7 +124,10 @@ func New(dir string, opts Options) (s *Server, stop func(), err error) {
 	svc := auth.New(store, seal.NewBox(seal.NewKey()), hasher, cfg)
 	logs := &Logs{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	hs := httptest.NewServer(httpapi.NewServer(svc, store, log))
+	// The same timeouts and limits as "mfad serve".
+	hs := httptest.NewUnstartedServer(nil)
+	hs.Config = httpapi.NewHTTPServer(httpapi.NewServer(svc, store, log), log)
+	hs.Start()
 	s = &Server{URL: hs.URL, HTTP: hs, Store: store, Svc: svc, Clock: clk, Logs: logs}
 	stop = func() {
 		hs.Close()
