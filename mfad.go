@@ -140,3 +140,18 @@ func ParseUUID(s string) (string, bool) {
 // EmailKey is the case-insensitive form of an email: emails are unique, and
 // looked up, by it.
 func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// AuditEvent is one entry of an account's audit trail: who (ActorID) did
+// what (Event, Outcome) to whom (UserID), when, and from which address.
+// It never holds a secret.
+type AuditEvent struct {
+	ID        int64 // increasing; the pagination cursor
+	AccountID string
+	ActorID   string // the user who acted: the user logging in, or the admin
+	UserID    string // the user acted on
+	Event     string // e.g. login.ok, login.factor.fail, admin.set_mfa
+	Outcome   string // success or failure
+	Addr      string // the client address
+	Detail    string // e.g. the factor, or why it failed
+	Time      time.Time
+}

@@ -17,6 +17,7 @@ type Store interface {
 	SessionStore
 	FactorStore
 	ThrottleStore
+	AuditStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
@@ -123,4 +124,13 @@ type ThrottleStore interface {
 	Release(ctx context.Context, key string, p Throttle) error
 	// ResetThrottle clears the key after a full success.
 	ResetThrottle(ctx context.Context, key string) error
+}
+
+// AuditStore keeps the audit trail.
+type AuditStore interface {
+	// RecordAudit appends the events (one transaction) and sets their IDs.
+	RecordAudit(ctx context.Context, events []*AuditEvent) error
+	// AuditEvents returns up to limit events of the account, newest first,
+	// with IDs below before (0: from the newest).
+	AuditEvents(ctx context.Context, accountID string, before int64, limit int) ([]*AuditEvent, error)
 }

@@ -124,9 +124,79 @@ func logger(ctx context.Context) *slog.Logger {
 	return slog.Default()
 }
 
-// audit records a security event. It never receives a secret.
-func audit(ctx context.Context, level slog.Level, event string, attrs ...any) {
-	logger(ctx).Log(ctx, level, "audit", append([]any{"event", event}, attrs...)...)
+type addrKeyT struct{}
+
+// WithClientAddr returns a context carrying the client's address, which the
+// audit trail records.
+func WithClientAddr(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, addrKeyT{}, addr)
+}
+
+func clientAddr(ctx context.Context) string {
+	a, _ := ctx.Value(addrKeyT{}).(string)
+	return a
+}
+
+// event is one security event: it is logged, and recorded in the account's
+// audit trail when the account is known. It never holds a secret.
+type event struct {
+	name    string
+	failure bool
+	user    *mfad.User // whom it is about (nil: an email with no user)
+	actor   *mfad.User // who acted, when not the user (an admin)
+	targets []string   // the users an admin acted on
+	detail  string
+}
+
+func (s *Service) audit(ctx context.Context, e event) {
+	outcome, level := "success", slog.LevelInfo
+	if e.failure {
+		outcome = "failure"
+		level = slog.LevelWarn
+	}
+	addr := clientAddr(ctx)
+	attrs := []any{"event", e.name, "outcome", outcome, "addr", addr}
+	actor := e.actor
+	if actor == nil {
+		actor = e.user
+	}
+	if e.user != nil {
+		attrs = append(attrs, "user_id", e.user.ID)
+	}
+	if e.actor != nil {
+		attrs = append(attrs, "actor_id", e.actor.ID)
+	}
+	if len(e.targets) > 0 {
+		attrs = append(attrs, "targets", len(e.targets))
+	}
+	if e.detail != "" {
+		attrs = append(attrs, "detail", e.detail)
+	}
+	logger(ctx).Log(ctx, level, "audit", attrs...)
+	if actor == nil {
+		return // no account to record it in
+	}
+	whom := e.targets
+	if len(whom) == 0 {
+		whom = []string{e.user.ID}
+	}
+	now := s.now()
+	rows := make([]*mfad.AuditEvent, len(whom))
+	for i, id := range whom {
+		rows[i] = &mfad.AuditEvent{AccountID: actor.AccountID, ActorID: actor.ID, UserID: id, Event: e.name,
+			Outcome: outcome, Addr: addr, Detail: e.detail, Time: now}
+	}
+	// The change itself is committed already; a trail that cannot be
+	// written is reported loudly but does not undo it.
+	if err := s.store.RecordAudit(context.WithoutCancel(ctx), rows); err != nil {
+		logger(ctx).ErrorContext(ctx, "audit trail not written", "event", e.name, "err", err)
+	}
+}
+
+// AuditTrail returns a page of the admin's account's audit trail, newest
+// first: events with IDs below before (0: from the newest).
+func (s *Service) AuditTrail(ctx context.Context, admin *Identity, before int64, limit int) ([]*mfad.AuditEvent, error) {
+	return s.store.AuditEvents(ctx, admin.User.AccountID, before, limit)
 }
 
 // ---- errors
@@ -265,7 +335,7 @@ func (s *Service) Logout(ctx context.Context, id *Identity) error {
 	if err := s.store.DeleteSession(ctx, id.Session.Hash); err != nil {
 		return err
 	}
-	audit(ctx, slog.LevelInfo, "session.logout", "user_id", id.User.ID)
+	s.audit(ctx, event{name: "session.logout", user: id.User, detail: string(id.Session.Kind)})
 	return nil
 }
 
@@ -301,18 +371,19 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 	if retry, err := s.store.Reserve(ctx, addrKey(addr), s.cfg.AddrThrottle, now); err != nil {
 		return LoginResult{}, err
 	} else if retry > 0 {
-		audit(ctx, slog.LevelWarn, "login.throttled", "scope", "address", "addr", addr)
+		s.audit(ctx, event{name: "login.throttled", failure: true, detail: "client address over its limit"})
 		return LoginResult{}, tooMany(retry)
 	}
 	ekey := emailKey(email)
 	if retry, err := s.store.Reserve(ctx, ekey, s.cfg.EmailThrottle, now); err != nil {
 		return LoginResult{}, err
 	} else if retry > 0 {
-		audit(ctx, slog.LevelWarn, "login.locked", "addr", addr)
+		u, _ := s.store.UserByEmail(ctx, email) // to record it in the account's trail
+		s.audit(ctx, event{name: "login.locked", failure: true, user: u, detail: "password"})
 		return LoginResult{}, tooMany(retry)
 	}
 	if len(password) > s.cfg.MaxPasswordLen || len(email) > maxEmailLen || password == "" {
-		audit(ctx, slog.LevelInfo, "login.password.fail", "reason", "refused before hashing", "addr", addr)
+		s.audit(ctx, event{name: "login.password.fail", failure: true, detail: "refused before hashing"})
 		return LoginResult{}, errBadCredentials
 	}
 	u, err := s.store.UserByEmail(ctx, email)
@@ -331,11 +402,7 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 		return LoginResult{}, hashErr(err)
 	}
 	if !ok {
-		attrs := []any{"addr", addr}
-		if u != nil {
-			attrs = append(attrs, "user_id", u.ID)
-		}
-		audit(ctx, slog.LevelInfo, "login.password.fail", attrs...)
+		s.audit(ctx, event{name: "login.password.fail", failure: true, user: u, detail: "wrong email or password"})
 		return LoginResult{}, errBadCredentials
 	}
 	a, err := s.store.Account(ctx, u.AccountID)
@@ -357,7 +424,7 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 	}
 	s.release(ctx, ekey, s.cfg.EmailThrottle)
 	s.release(ctx, addrKey(addr), s.cfg.AddrThrottle)
-	audit(ctx, slog.LevelInfo, "login.password.ok", "user_id", u.ID, "addr", addr, "mfa_code", int(step))
+	s.audit(ctx, event{name: "login.password.ok", user: u, detail: fmt.Sprintf("second factor owed (Mfa-Code %d)", step)})
 	return LoginResult{Token: token, Step: step}, nil
 }
 
@@ -367,7 +434,7 @@ func (s *Service) success(ctx context.Context, u *mfad.User, addr, ekey, via str
 		logger(ctx).ErrorContext(ctx, "reset throttle", "err", err)
 	}
 	s.release(ctx, addrKey(addr), s.cfg.AddrThrottle)
-	audit(ctx, slog.LevelInfo, "login.ok", "user_id", u.ID, "addr", addr, "via", via)
+	s.audit(ctx, event{name: "login.ok", user: u, detail: "last step: " + via})
 }
 
 func (s *Service) release(ctx context.Context, key string, p mfad.Throttle) {
@@ -415,7 +482,7 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 	if retry, err := s.store.Reserve(ctx, ekey, s.cfg.EmailThrottle, now); err != nil {
 		return LoginResult{}, err
 	} else if retry > 0 {
-		audit(ctx, slog.LevelWarn, "login.locked", "user_id", u.ID, "addr", addr)
+		s.audit(ctx, event{name: "login.locked", failure: true, user: u, detail: string(t)})
 		return LoginResult{}, tooMany(retry)
 	}
 
@@ -443,7 +510,7 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 				return LoginResult{}, err
 			}
 			if r.Replay {
-				audit(ctx, slog.LevelWarn, "totp.replay", "user_id", u.ID, "addr", addr)
+				s.audit(ctx, event{name: "totp.replay", failure: true, user: u, detail: "a code already used"})
 			}
 			ok, adv.TOTPStep, adv.TOTPGen = r.OK, r.Step, u.TOTPGen
 		}
@@ -458,7 +525,7 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 			return LoginResult{}, err
 		}
 		if r.Replay {
-			audit(ctx, slog.LevelWarn, "totp.replay", "user_id", u.ID, "addr", addr)
+			s.audit(ctx, event{name: "totp.replay", failure: true, user: u, detail: "a code already used"})
 		}
 		ok, adv.TOTPStep, adv.PendingID = r.OK, r.Step, p.ID
 	case mfad.StepPIN:
@@ -475,7 +542,7 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		err := s.store.AdvanceLogin(ctx, adv)
 		switch {
 		case errors.Is(err, mfad.ErrReplay):
-			audit(ctx, slog.LevelWarn, "totp.replay", "user_id", u.ID, "addr", addr)
+			s.audit(ctx, event{name: "totp.replay", failure: true, user: u, detail: "a code already used"})
 			ok = false
 		case errors.Is(err, mfad.ErrSessionGone):
 			return LoginResult{}, errUnauthenticated
@@ -491,18 +558,22 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		if err != nil {
 			return LoginResult{}, err
 		}
-		audit(ctx, slog.LevelInfo, "login.factor.fail", "user_id", u.ID, "addr", addr, "auth_type", string(t), "session_closed", closed)
+		detail := string(t)
+		if closed {
+			detail += "; limited session closed"
+		}
+		s.audit(ctx, event{name: "login.factor.fail", failure: true, user: u, detail: detail})
 		return LoginResult{}, wrongCode(closed)
 	}
 	if se.Step == mfad.StepEnroll {
-		audit(ctx, slog.LevelInfo, "factor.enrolled", "user_id", u.ID, "auth_type", "2FA", "via", "login")
+		s.audit(ctx, event{name: "factor.set", user: u, detail: "2FA enrolled at login"})
 	}
 	if next == mfad.StepNone {
 		s.success(ctx, u, addr, ekey, string(t))
 		return LoginResult{Token: token}, nil
 	}
 	s.release(ctx, ekey, s.cfg.EmailThrottle)
-	audit(ctx, slog.LevelInfo, "login.factor.ok", "user_id", u.ID, "addr", addr, "auth_type", string(t), "mfa_code", int(next))
+	s.audit(ctx, event{name: "login.factor.ok", user: u, detail: fmt.Sprintf("%s; next Mfa-Code %d", t, next)})
 	return LoginResult{Token: token, Step: next}, nil
 }
 
@@ -540,7 +611,7 @@ func (s *Service) Generate2FA(ctx context.Context, id *Identity) (totp.Enrollmen
 	if err := s.store.PutPendingTOTP(ctx, p); err != nil {
 		return totp.Enrollment{}, err
 	}
-	audit(ctx, slog.LevelInfo, "factor.2fa.generated", "user_id", id.User.ID)
+	s.audit(ctx, event{name: "factor.2fa.generated", user: id.User})
 	return e, nil
 }
 
@@ -583,7 +654,7 @@ func (s *Service) SetMFA(ctx context.Context, id *Identity, t mfad.AuthType, cod
 			return "", err
 		}
 	}
-	audit(ctx, slog.LevelInfo, "factor.set", "user_id", u.ID, "auth_type", string(t), "via", "profile")
+	s.audit(ctx, event{name: "factor.set", user: u, detail: string(t) + "; other sessions closed"})
 	return id.Token, nil
 }
 
@@ -596,7 +667,7 @@ func (s *Service) RemoveMFA(ctx context.Context, id *Identity, t mfad.AuthType) 
 	if err != nil {
 		return err
 	}
-	audit(ctx, slog.LevelInfo, "factor.removed", "user_id", id.User.ID, "auth_type", string(t), "via", "profile")
+	s.audit(ctx, event{name: "factor.removed", user: id.User, detail: string(t)})
 	return nil
 }
 
@@ -621,7 +692,7 @@ func (s *Service) AdminSetMFA(ctx context.Context, admin *Identity, ids []string
 	if err := s.adminErr(s.store.AdminSetFactor(ctx, admin.User.AccountID, ids, t, hash, s.now())); err != nil {
 		return err
 	}
-	audit(ctx, slog.LevelInfo, "admin.set_mfa", "user_id", admin.User.ID, "targets", len(ids), "auth_type", string(t))
+	s.audit(ctx, event{name: "admin.set_mfa", actor: admin.User, targets: ids, detail: string(t) + " forced; sessions closed"})
 	return nil
 }
 
@@ -630,7 +701,7 @@ func (s *Service) AdminRemoveMFA(ctx context.Context, admin *Identity, ids []str
 	if err := s.adminErr(s.store.AdminRemoveFactor(ctx, admin.User.AccountID, ids, t, s.now())); err != nil {
 		return err
 	}
-	audit(ctx, slog.LevelInfo, "admin.remove_mfa", "user_id", admin.User.ID, "targets", len(ids), "auth_type", string(t))
+	s.audit(ctx, event{name: "admin.remove_mfa", actor: admin.User, targets: ids, detail: string(t)})
 	return nil
 }
 
@@ -640,7 +711,7 @@ func (s *Service) AdminResetMFA(ctx context.Context, admin *Identity, ids []stri
 	if err := s.adminErr(s.store.AdminResetTOTP(ctx, admin.User.AccountID, ids, s.now())); err != nil {
 		return err
 	}
-	audit(ctx, slog.LevelInfo, "admin.reset_mfa", "user_id", admin.User.ID, "targets", len(ids))
+	s.audit(ctx, event{name: "admin.reset_mfa", actor: admin.User, targets: ids, detail: "2FA secret cleared; sessions closed"})
 	return nil
 }
 
@@ -760,7 +831,7 @@ func (s *Service) CreateUser(ctx context.Context, admin *Identity, n NewUser) (*
 		}
 		return nil, err
 	}
-	audit(ctx, slog.LevelInfo, "admin.user_created", "user_id", admin.User.ID, "target", u.ID, "super_admin", u.SuperAdmin)
+	s.audit(ctx, event{name: "admin.user_created", actor: admin.User, targets: []string{u.ID}, detail: "super_admin " + map[bool]string{true: "Y", false: "N"}[u.SuperAdmin]})
 	return u, nil
 }
 
@@ -788,7 +859,7 @@ func (s *Service) DeleteUsers(ctx context.Context, admin *Identity, ids []string
 	if err := s.adminErr(s.store.DeleteUsers(ctx, admin.User.AccountID, ids)); err != nil {
 		return err
 	}
-	audit(ctx, slog.LevelInfo, "admin.users_deleted", "user_id", admin.User.ID, "targets", len(ids))
+	s.audit(ctx, event{name: "admin.user_deleted", actor: admin.User, targets: ids, detail: "sessions closed"})
 	return nil
 }
 
@@ -802,7 +873,7 @@ func (s *Service) SetForce2FA(ctx context.Context, admin *Identity, on bool) (*m
 	if err := s.store.SetAccountForce2FA(ctx, admin.User.AccountID, on, s.now()); err != nil {
 		return nil, err
 	}
-	audit(ctx, slog.LevelInfo, "admin.settings", "user_id", admin.User.ID, "force_2fa", on)
+	s.audit(ctx, event{name: "admin.settings", actor: admin.User, targets: []string{admin.User.ID}, detail: fmt.Sprintf("force 2FA %v", on)})
 	return s.store.Account(ctx, admin.User.AccountID)
 }
 

@@ -513,6 +513,67 @@ func (s *Server) handleSettingsSet(w http.ResponseWriter, r *http.Request, id *a
 	writeJSON(w, http.StatusOK, toSettings(a))
 }
 
+// ---- audit trail
+
+type activityItem struct {
+	ID      int64  `json:"id"`
+	Time    int64  `json:"time"`
+	Event   string `json:"event"`
+	Outcome string `json:"outcome"`
+	ActorID string `json:"actor_id"`
+	UserID  string `json:"user_id"`
+	Addr    string `json:"addr"`
+	Detail  string `json:"detail"`
+}
+
+type activityResp struct {
+	Activity []activityItem `json:"activity"`
+	// Next is the cursor of the following (older) page: pass it as
+	// ?before=; 0 when this page is the last.
+	Next int64 `json:"next"`
+}
+
+// MaxActivity is the largest page of the audit trail.
+const MaxActivity = 500
+
+// handleActivity is GET /tracking/activity?limit=N&before=ID: the admin's
+// account's audit trail, newest first.
+func (s *Server) handleActivity(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	q := r.URL.Query()
+	limit, before := 100, int64(0)
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxActivity {
+			writeError(w, r, invalid("limit: an integer from 1 to %d", MaxActivity))
+			return
+		}
+		limit = n
+	}
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			writeError(w, r, invalid("before: a positive event id (the next value of the previous page)"))
+			return
+		}
+		before = n
+	}
+	events, err := s.svc.AuditTrail(r.Context(), id, before, limit+1)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	resp := activityResp{Activity: make([]activityItem, 0, min(len(events), limit))}
+	for i, e := range events {
+		if i == limit {
+			resp.Next = events[i-1].ID
+			break
+		}
+		resp.Activity = append(resp.Activity, activityItem{ID: e.ID, Time: unix(e.Time), Event: e.Event, Outcome: e.Outcome,
+			ActorID: e.ActorID, UserID: e.UserID, Addr: e.Addr, Detail: e.Detail})
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
 // ---- service endpoints
 
 func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {

@@ -25,6 +25,8 @@ func (s *Server) routeTable() []Route {
 		{"GET", b + "/user/metadata/{id}", s.authed(admin, s.handleUser)},
 		{"POST", b + "/user/delete", s.authed(admin, s.handleUserDelete)},
 
+		{"GET", b + "/tracking/activity", s.authed(admin, s.handleActivity)},
+
 		{"GET", b + "/settings", s.authed(admin, s.handleSettings)},
 		{"POST", b + "/settings/set", s.authed(admin, s.handleSettingsSet)},
 

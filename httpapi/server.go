@@ -117,7 +117,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := newRequestID()
 	l := s.log.With("request_id", id)
-	ctx := auth.WithLogger(r.Context(), l)
+	ctx := auth.WithClientAddr(auth.WithLogger(r.Context(), l), clientAddr(r))
 	r = r.WithContext(ctxWithLog(ctx, l))
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Request-Id", id)

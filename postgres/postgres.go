@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net"
 	"slices"
 	"strconv"
@@ -719,4 +720,45 @@ func (s *Store) Release(ctx context.Context, key string, p mfad.Throttle) error 
 func (s *Store) ResetThrottle(ctx context.Context, key string) error {
 	_, err := s.db.ExecContext(ctx, "DELETE FROM throttle WHERE key = $1", key)
 	return dbErr(err)
+}
+
+// ---- audit trail
+
+func (s *Store) RecordAudit(ctx context.Context, events []*mfad.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, e := range events {
+			if err := tx.QueryRowContext(ctx, `INSERT INTO audit(account_id, actor_id, user_id, event, outcome, addr, detail, at)
+				VALUES($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+				e.AccountID, e.ActorID, e.UserID, e.Event, e.Outcome, e.Addr, e.Detail, ms(e.Time)).Scan(&e.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) AuditEvents(ctx context.Context, accountID string, before int64, limit int) ([]*mfad.AuditEvent, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, account_id, actor_id, user_id, event, outcome, addr, detail, at
+		FROM audit WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, accountID, before, limit)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	events := []*mfad.AuditEvent{}
+	for rows.Next() {
+		var e mfad.AuditEvent
+		var at int64
+		if err := rows.Scan(&e.ID, &e.AccountID, &e.ActorID, &e.UserID, &e.Event, &e.Outcome, &e.Addr, &e.Detail, &at); err != nil {
+			return nil, dbErr(err)
+		}
+		e.Time = fromMS(at)
+		events = append(events, &e)
+	}
+	return events, dbErr(rows.Err())
 }

@@ -14,6 +14,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"runtime"
 	"strings"
@@ -704,4 +705,49 @@ func (s *Store) ResetThrottle(ctx context.Context, key string) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM throttle WHERE key = ?", key)
 		return err
 	})
+}
+
+// ---- audit trail
+
+func (s *Store) RecordAudit(ctx context.Context, events []*mfad.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit(account_id, actor_id, user_id, event, outcome, addr, detail, at)
+			VALUES(?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, e := range events {
+			if err := stmt.QueryRowContext(ctx, e.AccountID, e.ActorID, e.UserID, e.Event, e.Outcome, e.Addr, e.Detail, ms(e.Time)).Scan(&e.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) AuditEvents(ctx context.Context, accountID string, before int64, limit int) ([]*mfad.AuditEvent, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id, account_id, actor_id, user_id, event, outcome, addr, detail, at
+		FROM audit WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?`, accountID, before, limit)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	events := []*mfad.AuditEvent{}
+	for rows.Next() {
+		var e mfad.AuditEvent
+		var at int64
+		if err := rows.Scan(&e.ID, &e.AccountID, &e.ActorID, &e.UserID, &e.Event, &e.Outcome, &e.Addr, &e.Detail, &at); err != nil {
+			return nil, dbErr(err)
+		}
+		e.Time = fromMS(at)
+		events = append(events, &e)
+	}
+	return events, dbErr(rows.Err())
 }

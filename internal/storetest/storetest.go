@@ -63,6 +63,7 @@ var tests = []struct {
 	{"ThrottleReleaseAndReset", testThrottleReleaseAndReset},
 	{"ThrottleConcurrent", testThrottleConcurrent},
 	{"ThrottleReserveRacesReset", testThrottleReserveRacesReset},
+	{"AuditTrail", testAuditTrail},
 }
 
 // Run runs every conformance test as a subtest of t. Each subtest gets its
