@@ -18,6 +18,7 @@ type Store interface {
 	FactorStore
 	ThrottleStore
 	AuditStore
+	KeyStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
@@ -133,4 +134,23 @@ type AuditStore interface {
 	// AuditEvents returns up to limit events of the account, newest first,
 	// with IDs below before (0: from the newest).
 	AuditEvents(ctx context.Context, accountID string, before int64, limit int) ([]*AuditEvent, error)
+}
+
+// SealedSecret is a TOTP secret as stored: a user's active one, or their
+// pending one.
+type SealedSecret struct {
+	UserID  string
+	Pending bool
+	Seal    []byte
+}
+
+// KeyStore lets a key rotation re-seal every secret.
+type KeyStore interface {
+	// SealedSecrets lists every stored TOTP secret.
+	SealedSecrets(ctx context.Context) ([]SealedSecret, error)
+	// Reseal replaces a secret's seal, only if it is still old.Seal (a
+	// concurrent change wins); it reports whether it replaced it.
+	Reseal(ctx context.Context, old SealedSecret, seal []byte) (bool, error)
+	// SetMeta stores value under key, replacing any value.
+	SetMeta(ctx context.Context, key, value string) error
 }

@@ -19,7 +19,6 @@ import (
 
 	"github.com/mfad/mfad"
 	"github.com/mfad/mfad/passhash"
-	"github.com/mfad/mfad/seal"
 	"github.com/mfad/mfad/totp"
 )
 
@@ -88,16 +87,22 @@ func (c *Config) fill() {
 	}
 }
 
+// Sealer encrypts TOTP secrets at rest (seal.Box, seal.FileBox).
+type Sealer interface {
+	Seal(plaintext, aad []byte) []byte
+	Open(sealed, aad []byte) ([]byte, error)
+}
+
 // Service implements the MFA flows on a store.
 type Service struct {
 	store  mfad.Store
-	box    *seal.Box
+	box    Sealer
 	hasher *passhash.Hasher
 	cfg    Config
 }
 
 // New returns a Service.
-func New(store mfad.Store, box *seal.Box, hasher *passhash.Hasher, cfg Config) *Service {
+func New(store mfad.Store, box Sealer, hasher *passhash.Hasher, cfg Config) *Service {
 	cfg.fill()
 	return &Service{store: store, box: box, hasher: hasher, cfg: cfg}
 }

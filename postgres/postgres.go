@@ -762,3 +762,48 @@ func (s *Store) AuditEvents(ctx context.Context, accountID string, before int64,
 	}
 	return events, dbErr(rows.Err())
 }
+
+// ---- key rotation
+
+func (s *Store) SealedSecrets(ctx context.Context) ([]mfad.SealedSecret, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, false, totp_seal FROM users WHERE totp_seal IS NOT NULL
+		UNION ALL SELECT user_id, true, seal FROM pending_totp`)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	var out []mfad.SealedSecret
+	for rows.Next() {
+		var sec mfad.SealedSecret
+		if err := rows.Scan(&sec.UserID, &sec.Pending, &sec.Seal); err != nil {
+			return nil, dbErr(err)
+		}
+		out = append(out, sec)
+	}
+	return out, dbErr(rows.Err())
+}
+
+func (s *Store) Reseal(ctx context.Context, old mfad.SealedSecret, seal []byte) (bool, error) {
+	query := "UPDATE users SET totp_seal = $1 WHERE id = $2 AND totp_seal = $3"
+	if old.Pending {
+		query = "UPDATE pending_totp SET seal = $1 WHERE user_id = $2 AND seal = $3"
+	}
+	done := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, seal, old.UserID, old.Seal)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		done = n == 1
+		return nil
+	})
+	return done, err
+}
+
+func (s *Store) SetMeta(ctx context.Context, key, value string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES($1, $2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value)
+		return err
+	})
+}

@@ -30,7 +30,11 @@ func newFlags(name, summary string, getenv func(string) string, out io.Writer) *
 			if fl.DefValue != "" {
 				def = fmt.Sprintf(" (default %s)", fl.DefValue)
 			}
-			fmt.Fprintf(out, "  --%s  [%s]\n      %s%s\n", fl.Name, f.envs[fl.Name], fl.Usage, def)
+			env := ""
+			if v := f.envs[fl.Name]; v != "" {
+				env = "  [" + v + "]"
+			}
+			fmt.Fprintf(out, "  --%s%s\n      %s%s\n", fl.Name, env, fl.Usage, def)
 		})
 	}
 	return f
@@ -46,6 +50,20 @@ func (f *flags) String(name, variable, def, help string) *string {
 		def = v
 	}
 	return f.fs.String(name, def, help)
+}
+
+func (f *flags) Bool(name, variable string, def bool, help string) *bool {
+	if variable != "" {
+		if v := f.env(name, variable); v != "" {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				f.errs[name] = fmt.Errorf("%s=%q: not a boolean", variable, v)
+			} else {
+				def = b
+			}
+		}
+	}
+	return f.fs.Bool(name, def, help)
 }
 
 func (f *flags) Int(name, variable string, def int, help string) *int {

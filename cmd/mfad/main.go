@@ -42,6 +42,7 @@ const usage = `mfad: a multi-factor authentication server speaking the MFA part 
 Usage:
   mfad serve [flags]             run the server
   mfad account create [flags]    create an account and its first admin
+  mfad rotate-key [flags]        re-encrypt every TOTP secret under a new key
   mfad help [command]            show help
 
 Run "mfad serve --help" or "mfad account create --help" for the flags.
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "rotate-key":
+		return rotateKey(ctx, args[1:], getenv, stdout, stderr)
 	case "account":
 		if len(args) < 2 || args[1] != "create" {
 			fmt.Fprint(stderr, usage)

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -164,46 +166,53 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	return nil, usageError{fmt.Sprintf("--log-format %q: use text or json", format)}
 }
 
-// loadKey loads the key that seals TOTP secrets, creating it on the first
-// start of a SQLite database. It refuses to start with a key that does not
-// belong to the database, and never makes a new key for a database that
-// already has one.
-func loadKey(ctx context.Context, store mfad.Store, db, keyFile string, log *slog.Logger) (*seal.Box, error) {
-	path := keyFile
-	if path == "" {
-		if strings.Contains(db, "://") {
-			return nil, usageError{"--key-file is required with a PostgreSQL database"}
-		}
-		path = db + ".key"
+// keyPath is the key file: --key-file, or <db>.key beside a SQLite file.
+func keyPath(db, keyFile string) (string, error) {
+	if keyFile != "" {
+		return keyFile, nil
+	}
+	if strings.Contains(db, "://") {
+		return "", usageError{"--key-file is required with a PostgreSQL database"}
+	}
+	return db + ".key", nil
+}
+
+// loadKey loads the keys that seal TOTP secrets, creating the key file on
+// the first start of a database. It refuses to start with a key file that
+// does not belong to the database, and never makes a new key for a database
+// that already has one.
+func loadKey(ctx context.Context, store mfad.Store, db, keyFile string, log *slog.Logger) (*seal.FileBox, error) {
+	path, err := keyPath(db, keyFile)
+	if err != nil {
+		return nil, err
 	}
 	known, err := store.Meta(ctx, "key_id")
 	if err != nil && !errors.Is(err, mfad.ErrNotFound) {
 		return nil, fmt.Errorf("read database metadata: %w", err)
 	}
-	key, err := seal.LoadKeyFile(path)
-	if seal.IsNotExist(err) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		if known != "" {
 			return nil, fmt.Errorf("key file %s is missing, but this database holds secrets sealed with a key (id %s); restore that key file (refusing to make a new key)", path, known)
 		}
-		key, err = seal.CreateKeyFile(path)
-		if seal.IsNotExist(err) || (err != nil && strings.Contains(err.Error(), "file exists")) {
-			key, err = seal.LoadKeyFile(path) // another process made it first
-		} else if err == nil {
+		if _, err := seal.CreateKeyFile(path); err == nil {
 			log.Info("created a new encryption key file", "path", path)
-		}
+		} else if !errors.Is(err, os.ErrExist) {
+			return nil, err
+		} // else another process made it first
 	}
+	fb, err := seal.OpenFileBox(path)
 	if err != nil {
 		return nil, err
 	}
-	box := seal.NewBox(key)
+	box := fb.Box()
 	stored, err := store.PutMetaIfAbsent(ctx, "key_id", box.ID())
 	if err != nil {
 		return nil, fmt.Errorf("record key id: %w", err)
 	}
-	if stored != box.ID() {
-		return nil, fmt.Errorf("key file %s (id %s) does not belong to this database, whose secrets are sealed with key id %s; refusing to start", path, box.ID(), stored)
+	if !slices.Contains(box.IDs(), stored) {
+		return nil, fmt.Errorf("key file %s (key id %s) does not belong to this database, whose secrets are sealed with key id %s; refusing to start", path, strings.Join(box.IDs(), ", "), stored)
 	}
-	return box, nil
+	return fb, nil
 }
 
 // bootstrap creates the first account on an empty database.
