@@ -64,6 +64,7 @@ var tests = []struct {
 	{"ThrottleConcurrent", testThrottleConcurrent},
 	{"ThrottleReserveRacesReset", testThrottleReserveRacesReset},
 	{"AuditTrail", testAuditTrail},
+	{"KeyRotation", testKeyRotation},
 }
 
 // Run runs every conformance test as a subtest of t. Each subtest gets its
