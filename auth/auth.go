@@ -300,15 +300,23 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Identity, er
 	if err != nil {
 		return nil, err
 	}
-	// Writing on every request would make reads cost a commit; a second of
-	// slack on a 15-minute idle timeout is immaterial.
-	if se.Kind == mfad.SessionFull && now.Sub(se.LastSeen) >= time.Second {
+	// Writing on every request would make every read cost a commit (and on
+	// SQLite queue behind the one writer): a request is recorded only when
+	// the last record is older than touchEvery, so a session ends at most
+	// that much before its idle timeout, never after.
+	if se.Kind == mfad.SessionFull && now.Sub(se.LastSeen) >= s.touchEvery() {
 		if err := s.store.TouchSession(ctx, hash, now); err != nil {
 			return nil, err
 		}
 		se.LastSeen = now
 	}
 	return &Identity{Token: token, Session: se, User: u}, nil
+}
+
+// touchEvery is how stale a session's recorded last request may get: a
+// fifteenth of the idle timeout, at most a minute.
+func (s *Service) touchEvery() time.Duration {
+	return min(time.Minute, s.cfg.IdleTimeout/15)
 }
 
 // RequireFull fails unless id is a full session.
@@ -372,6 +380,12 @@ func owed(u *mfad.User, a *mfad.Account) mfad.Step {
 
 // PasswordLogin is the first login step (GET /session/login with Basic).
 func (s *Service) PasswordLogin(ctx context.Context, email, password, addr string) (LoginResult, error) {
+	// Under a flood, refuse what the hashing pool cannot take before any
+	// database write, so the flood does not queue writes in front of
+	// authenticated requests.
+	if s.hasher.Saturated() {
+		return LoginResult{}, errBusy
+	}
 	now := s.now()
 	if retry, err := s.store.Reserve(ctx, addrKey(addr), s.cfg.AddrThrottle, now); err != nil {
 		return LoginResult{}, err

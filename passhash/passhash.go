@@ -66,6 +66,13 @@ func New(p Params, workers, queue int, maxWait time.Duration) *Hasher {
 	return h
 }
 
+// Saturated reports whether a hash asked for now would be refused: every
+// slot busy and the queue full. It is a cheap early check; Hash and Verify
+// still decide for themselves.
+func (h *Hasher) Saturated() bool {
+	return len(h.slots) == cap(h.slots) && h.waiting.Load() >= h.queue
+}
+
 // Waiting is the number of callers queued for a slot.
 func (h *Hasher) Waiting() int64 { return h.waiting.Load() }
 

@@ -144,7 +144,8 @@ func dbErr(err error) error {
 		case strings.HasPrefix(pe.Code, "08"), // connection exception
 			strings.HasPrefix(pe.Code, "53"), // insufficient resources
 			strings.HasPrefix(pe.Code, "57"), // operator intervention: shutdown, terminated, timeout
-			pe.Code == "55P03":               // lock_not_available (lock_timeout)
+			pe.Code == "55P03",               // lock_not_available (lock_timeout)
+			pe.Code == "25006":               // read_only_sql_transaction: a read-only database or replica
 			return fmt.Errorf("%w: %v", mfad.ErrUnavailable, err)
 		}
 		return err
@@ -204,9 +205,17 @@ func fromMS(v int64) time.Time {
 	return time.UnixMilli(v).UTC()
 }
 
+// Ping checks that the database answers and takes writes (a read-only
+// database or a standby cannot serve logins).
 func (s *Store) Ping(ctx context.Context) error {
-	var one int
-	return dbErr(s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one))
+	var readOnly string
+	if err := s.db.QueryRowContext(ctx, "SELECT current_setting('transaction_read_only')").Scan(&readOnly); err != nil {
+		return dbErr(err)
+	}
+	if readOnly == "on" {
+		return fmt.Errorf("%w: the database is read-only", mfad.ErrUnavailable)
+	}
+	return nil
 }
 
 func (s *Store) Meta(ctx context.Context, key string) (string, error) {

@@ -31,8 +31,9 @@ var migrations embed.FS
 
 // Store is the SQLite implementation of mfad.Store.
 type Store struct {
-	w *sql.DB // the single writer connection
-	r *sql.DB // read-only connections
+	w     *sql.DB       // the single writer connection
+	r     *sql.DB       // read-only connections
+	wlock chan struct{} // hands the writer to waiting transactions in arrival order
 }
 
 var _ mfad.Store = (*Store)(nil)
@@ -78,7 +79,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &Store{w: w, r: r}, nil
+	return &Store{w: w, r: r, wlock: make(chan struct{}, 1)}, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -125,7 +126,18 @@ func dbErr(err error) error {
 }
 
 // tx runs fn in one write transaction and commits.
+//
+// Transactions take the writer in arrival order (blocked channel senders are
+// served first come, first served), so a burst of writes cannot starve one
+// request indefinitely; database/sql alone hands a free connection to a
+// random waiter.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	select {
+	case s.wlock <- struct{}{}:
+	case <-ctx.Done():
+		return dbErr(ctx.Err())
+	}
+	defer func() { <-s.wlock }()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return dbErr(err)
