@@ -27,6 +27,13 @@ type Params struct {
 	Threads uint8
 }
 
+// The most a stored hash may ask for: 256 MiB, 16 passes, 16 lanes.
+const (
+	MaxMemory  = 256 << 10 // KiB
+	MaxTime    = 16
+	MaxThreads = 16
+)
+
 // Default follows OWASP's argon2id recommendation: 19 MiB, 2 passes, 1 lane.
 var Default = Params{Memory: 19 * 1024, Time: 2, Threads: 1}
 
@@ -157,16 +164,26 @@ func decode(encoded string) (Params, []byte, []byte, error) {
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
 		return p, nil, nil, errors.New("passhash: bad argon2 parameters")
 	}
-	if p.Memory < 8 || p.Memory > 4<<20 || p.Time < 1 || p.Time > 64 || p.Threads < 1 {
+	// A stored hash chooses the cost of its own verification: bound it, so
+	// one planted or corrupted row cannot make a worker take gigabytes.
+	if p.Memory < 8 || p.Memory > MaxMemory || p.Time < 1 || p.Time > MaxTime || p.Threads < 1 || p.Threads > MaxThreads {
 		return p, nil, nil, errors.New("passhash: argon2 parameters out of range")
 	}
-	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
-	if err != nil {
+	salt, err := base64.RawStdEncoding.Strict().DecodeString(parts[4])
+	if err != nil || len(salt) < 8 {
 		return p, nil, nil, errors.New("passhash: bad salt")
 	}
-	key, err := base64.RawStdEncoding.DecodeString(parts[5])
-	if err != nil || len(key) == 0 {
+	key, err := base64.RawStdEncoding.Strict().DecodeString(parts[5])
+	if err != nil || len(key) < 16 {
 		return p, nil, nil, errors.New("passhash: bad key")
+	}
+	// Only the canonical spelling is accepted: no junk around the numbers,
+	// no leading zeros, no line breaks in the base64.
+	b64 := base64.RawStdEncoding
+	canon := fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
+		b64.EncodeToString(salt), b64.EncodeToString(key))
+	if canon != encoded {
+		return p, nil, nil, errors.New("passhash: not a canonical argon2id hash")
 	}
 	return p, salt, key, nil
 }

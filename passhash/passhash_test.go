@@ -137,7 +137,7 @@ func TestVerifyMalformed(t *testing.T) {
 		join("", "argon2id", p[2], "m=7,t=1,p=1", p[4], p[5]),
 		join("", "argon2id", p[2], "m=-1,t=1,p=1", p[4], p[5]),
 		join("", "argon2id", p[2], "m=99999999999,t=1,p=1", p[4], p[5]),
-		join("", "argon2id", p[2], fmt.Sprintf("m=%d,t=1,p=1", 4<<20+1), p[4], p[5]),
+		join("", "argon2id", p[2], fmt.Sprintf("m=%d,t=1,p=1", passhash.MaxMemory+1), p[4], p[5]),
 		join("", "argon2id", p[2], "m=1024,t=0,p=1", p[4], p[5]),
 		join("", "argon2id", p[2], "m=1024,t=65,p=1", p[4], p[5]),
 		join("", "argon2id", p[2], "m=1024,t=4294967296,p=1", p[4], p[5]),
