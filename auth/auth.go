@@ -393,6 +393,14 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 		s.audit(ctx, event{name: "login.throttled", failure: true, detail: "client address over its limit"})
 		return LoginResult{}, tooMany(retry)
 	}
+	// An email no user can have (over 254 bytes, not UTF-8, control
+	// characters, no @) gets the same answer as a wrong password, counted
+	// against the client address only: it never reaches the database as a
+	// key.
+	if ValidEmail(email) != nil {
+		s.audit(ctx, event{name: "login.password.fail", failure: true, detail: "refused before hashing: not an email address"})
+		return LoginResult{}, errBadCredentials
+	}
 	ekey := emailKey(email)
 	if retry, err := s.store.Reserve(ctx, ekey, s.cfg.EmailThrottle, now); err != nil {
 		return LoginResult{}, err
@@ -401,7 +409,7 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 		s.audit(ctx, event{name: "login.locked", failure: true, user: u, detail: "password"})
 		return LoginResult{}, tooMany(retry)
 	}
-	if len(password) > s.cfg.MaxPasswordLen || len(email) > maxEmailLen || password == "" {
+	if len(password) > s.cfg.MaxPasswordLen || password == "" {
 		s.audit(ctx, event{name: "login.password.fail", failure: true, detail: "refused before hashing"})
 		return LoginResult{}, errBadCredentials
 	}
