@@ -28,7 +28,12 @@ type Server struct {
 	log    *slog.Logger
 	mux    *http.ServeMux
 	routes []Route
+	site   http.Handler // the web pages outside the API, if any
 }
+
+// SetSite serves h for every path outside the API and /healthz (the web
+// front end). Without it those paths answer 404.
+func (s *Server) SetSite(h http.Handler) { s.site = h }
 
 // Route is one registered method and path.
 type Route struct {
@@ -56,8 +61,16 @@ func NewServer(svc *auth.Service, store mfad.Store, log *slog.Logger) *Server {
 	for _, p := range paths {
 		s.mux.Handle(p, byPath[p])
 	}
-	s.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	notFound := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, mfad.Errorf(mfad.CodeNotFound, "no such path"))
+	})
+	s.mux.Handle(BasePath+"/", notFound)
+	s.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.site != nil {
+			s.site.ServeHTTP(w, r)
+			return
+		}
+		notFound(w, r)
 	}))
 	return s
 }
