@@ -64,6 +64,8 @@ type SessionStore interface {
 	// FailSession counts a wrong code on a limited session and closes it at
 	// max; it reports whether the session is closed.
 	FailSession(ctx context.Context, hash []byte, max int) (closed bool, err error)
+	// CountSessions counts the live sessions (not expired at now) by kind.
+	CountSessions(ctx context.Context, now time.Time) (full, limited int, err error)
 	// AdvanceLogin completes one second-factor step; see Advance.
 	AdvanceLogin(ctx context.Context, a Advance) error
 }

@@ -87,6 +87,29 @@ func (c *Config) fill() {
 	}
 }
 
+// Observer counts the service's events, for metrics: name is the audit
+// event, step the login step it belongs to (password, 2FA, PIN, enrollment,
+// or empty), outcome success or failure.
+type Observer interface {
+	Event(name, step, outcome string)
+}
+
+// SetObserver makes o see every event; call it before serving.
+func (s *Service) SetObserver(o Observer) { s.observer = o }
+
+// stepName names a login step for metrics and the audit trail.
+func stepName(st mfad.Step) string {
+	switch st {
+	case mfad.StepTOTP:
+		return "2FA"
+	case mfad.StepPIN:
+		return "PIN"
+	case mfad.StepEnroll:
+		return "enrollment"
+	}
+	return "password"
+}
+
 // Sealer encrypts TOTP secrets at rest (seal.Box, seal.FileBox).
 type Sealer interface {
 	Seal(plaintext, aad []byte) []byte
@@ -95,10 +118,11 @@ type Sealer interface {
 
 // Service implements the MFA flows on a store.
 type Service struct {
-	store  mfad.Store
-	box    Sealer
-	hasher *passhash.Hasher
-	cfg    Config
+	store    mfad.Store
+	box      Sealer
+	observer Observer
+	hasher   *passhash.Hasher
+	cfg      Config
 }
 
 // New returns a Service.
@@ -146,6 +170,7 @@ func clientAddr(ctx context.Context) string {
 // audit trail when the account is known. It never holds a secret.
 type event struct {
 	name    string
+	step    string // for login steps: password, 2FA, PIN or enrollment
 	failure bool
 	user    *mfad.User // whom it is about (nil: an email with no user)
 	actor   *mfad.User // who acted, when not the user (an admin)
@@ -178,6 +203,9 @@ func (s *Service) audit(ctx context.Context, e event) {
 		attrs = append(attrs, "detail", e.detail)
 	}
 	logger(ctx).Log(ctx, level, "audit", attrs...)
+	if s.observer != nil {
+		s.observer.Event(e.name, e.step, outcome)
+	}
 	if actor == nil {
 		return // no account to record it in
 	}
@@ -398,7 +426,7 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 	// against the client address only: it never reaches the database as a
 	// key.
 	if ValidEmail(email) != nil {
-		s.audit(ctx, event{name: "login.password.fail", failure: true, detail: "refused before hashing: not an email address"})
+		s.audit(ctx, event{name: "login.password.fail", step: "password", failure: true, detail: "refused before hashing: not an email address"})
 		return LoginResult{}, errBadCredentials
 	}
 	ekey := emailKey(email)
@@ -406,11 +434,11 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 		return LoginResult{}, err
 	} else if retry > 0 {
 		u, _ := s.store.UserByEmail(ctx, email) // to record it in the account's trail
-		s.audit(ctx, event{name: "login.locked", failure: true, user: u, detail: "password"})
+		s.audit(ctx, event{name: "login.locked", step: "password", failure: true, user: u, detail: "password"})
 		return LoginResult{}, tooMany(retry)
 	}
 	if len(password) > s.cfg.MaxPasswordLen || password == "" {
-		s.audit(ctx, event{name: "login.password.fail", failure: true, detail: "refused before hashing"})
+		s.audit(ctx, event{name: "login.password.fail", step: "password", failure: true, detail: "refused before hashing"})
 		return LoginResult{}, errBadCredentials
 	}
 	u, err := s.store.UserByEmail(ctx, email)
@@ -429,7 +457,7 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 		return LoginResult{}, hashErr(err)
 	}
 	if !ok {
-		s.audit(ctx, event{name: "login.password.fail", failure: true, user: u, detail: "wrong email or password"})
+		s.audit(ctx, event{name: "login.password.fail", step: "password", failure: true, user: u, detail: "wrong email or password"})
 		return LoginResult{}, errBadCredentials
 	}
 	a, err := s.store.Account(ctx, u.AccountID)
@@ -451,17 +479,17 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 	}
 	s.release(ctx, ekey, s.cfg.EmailThrottle)
 	s.release(ctx, addrKey(addr), s.cfg.AddrThrottle)
-	s.audit(ctx, event{name: "login.password.ok", user: u, detail: fmt.Sprintf("second factor owed (Mfa-Code %d)", step)})
+	s.audit(ctx, event{name: "login.password.ok", step: "password", user: u, detail: fmt.Sprintf("second factor owed (Mfa-Code %d)", step)})
 	return LoginResult{Token: token, Step: step}, nil
 }
 
 // success records a full login: the counters start again.
-func (s *Service) success(ctx context.Context, u *mfad.User, addr, ekey, via string) {
+func (s *Service) success(ctx context.Context, u *mfad.User, addr, ekey, step string) {
 	if err := s.store.ResetThrottle(ctx, ekey); err != nil {
 		logger(ctx).ErrorContext(ctx, "reset throttle", "err", err)
 	}
 	s.release(ctx, addrKey(addr), s.cfg.AddrThrottle)
-	s.audit(ctx, event{name: "login.ok", user: u, detail: "last step: " + via})
+	s.audit(ctx, event{name: "login.ok", step: step, user: u, detail: "last step: " + step})
 }
 
 func (s *Service) release(ctx context.Context, key string, p mfad.Throttle) {
@@ -509,7 +537,7 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 	if retry, err := s.store.Reserve(ctx, ekey, s.cfg.EmailThrottle, now); err != nil {
 		return LoginResult{}, err
 	} else if retry > 0 {
-		s.audit(ctx, event{name: "login.locked", failure: true, user: u, detail: string(t)})
+		s.audit(ctx, event{name: "login.locked", step: stepName(se.Step), failure: true, user: u, detail: string(t)})
 		return LoginResult{}, tooMany(retry)
 	}
 
@@ -589,18 +617,18 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		if closed {
 			detail += "; limited session closed"
 		}
-		s.audit(ctx, event{name: "login.factor.fail", failure: true, user: u, detail: detail})
+		s.audit(ctx, event{name: "login.factor.fail", step: stepName(se.Step), failure: true, user: u, detail: detail})
 		return LoginResult{}, wrongCode(closed)
 	}
 	if se.Step == mfad.StepEnroll {
 		s.audit(ctx, event{name: "factor.set", user: u, detail: "2FA enrolled at login"})
 	}
 	if next == mfad.StepNone {
-		s.success(ctx, u, addr, ekey, string(t))
+		s.success(ctx, u, addr, ekey, stepName(se.Step))
 		return LoginResult{Token: token}, nil
 	}
 	s.release(ctx, ekey, s.cfg.EmailThrottle)
-	s.audit(ctx, event{name: "login.factor.ok", user: u, detail: fmt.Sprintf("%s; next Mfa-Code %d", t, next)})
+	s.audit(ctx, event{name: "login.factor.ok", step: stepName(se.Step), user: u, detail: fmt.Sprintf("%s; next Mfa-Code %d", t, next)})
 	return LoginResult{Token: token, Step: next}, nil
 }
 

@@ -591,3 +591,15 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, statusResp{Status: "ok"})
 }
+
+// handleReadyz is readiness: the database answers and takes writes, and its
+// migrations are applied (they run before the server listens, so a server
+// that answers has them).
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.store.Ping(r.Context()); err != nil {
+		logFor(r).ErrorContext(r.Context(), "readiness check failed", "err", err)
+		writeError(w, r, &mfad.Error{Code: mfad.CodeUnavailable, Msg: "database unavailable", RetryAfter: time.Second})
+		return
+	}
+	writeJSON(w, http.StatusOK, statusResp{Status: "ready"})
+}

@@ -32,5 +32,6 @@ func (s *Server) routeTable() []Route {
 
 		{"GET", b + "/openapi.yaml", http.HandlerFunc(s.handleOpenAPI)},
 		{"GET", "/healthz", http.HandlerFunc(s.handleHealthz)},
+		{"GET", "/readyz", http.HandlerFunc(s.handleReadyz)},
 	}
 }

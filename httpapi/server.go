@@ -29,7 +29,13 @@ type Server struct {
 	mux    *http.ServeMux
 	routes []Route
 	site   http.Handler // the web pages outside the API, if any
+
+	observe func(route, method string, status int, d time.Duration)
 }
+
+// SetObserver makes f see every request (for metrics); call it before
+// serving.
+func (s *Server) SetObserver(f func(route, method string, status int, d time.Duration)) { s.observe = f }
 
 // SetSite serves h for every path outside the API and /healthz (the web
 // front end). Without it those paths answer 404.
@@ -147,8 +153,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		_, route := s.mux.Handler(r)
+		d := time.Since(start)
 		l.Info("request", "method", r.Method, "route", route, "status", rec.status,
-			"duration_ms", float64(time.Since(start).Microseconds())/1000, "addr", clientAddr(r))
+			"duration_ms", float64(d.Microseconds())/1000, "addr", clientAddr(r))
+		if s.observe != nil {
+			s.observe(route, r.Method, rec.status, d)
+		}
 	}()
 	s.mux.ServeHTTP(rec, r)
 }

@@ -54,7 +54,12 @@ type Hasher struct {
 	maxWait time.Duration
 	waiting atomic.Int64
 	dummy   string
+	onWait  func(time.Duration)
 }
+
+// OnWait makes f see how long each hash waited for a slot (for metrics);
+// call it before use.
+func (h *Hasher) OnWait(f func(time.Duration)) { h.onWait = f }
 
 // New returns a Hasher. workers < 1 means 1; queue < 0 means 0; maxWait <= 0
 // means 10 seconds.
@@ -86,9 +91,13 @@ func (h *Hasher) Waiting() int64 { return h.waiting.Load() }
 func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.slots <- struct{}{}:
+		if h.onWait != nil {
+			h.onWait(0)
+		}
 		return nil
 	default:
 	}
+	start := time.Now()
 	if h.waiting.Add(1) > h.queue {
 		h.waiting.Add(-1)
 		return ErrBusy
@@ -98,6 +107,9 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	defer t.Stop()
 	select {
 	case h.slots <- struct{}{}:
+		if h.onWait != nil {
+			h.onWait(time.Since(start))
+		}
 		return nil
 	case <-t.C:
 		return ErrBusy

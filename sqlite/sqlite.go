@@ -808,3 +808,14 @@ func (s *Store) SetMeta(ctx context.Context, key, value string) error {
 		return err
 	})
 }
+
+func (s *Store) CountSessions(ctx context.Context, now time.Time) (full, limited int, err error) {
+	err = s.r.QueryRowContext(ctx, `SELECT
+		COALESCE(SUM(CASE WHEN kind = 'full' THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN kind = 'limited' THEN 1 ELSE 0 END), 0)
+		FROM sessions WHERE expires > ?`, ms(now)).Scan(&full, &limited)
+	return full, limited, dbErr(err)
+}
+
+// Pools are the database/sql pools, for metrics.
+func (s *Store) Pools() map[string]*sql.DB { return map[string]*sql.DB{"sqlite_writer": s.w, "sqlite_reader": s.r} }

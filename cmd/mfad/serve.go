@@ -17,10 +17,12 @@ import (
 	"github.com/mfad/mfad"
 	"github.com/mfad/mfad/auth"
 	"github.com/mfad/mfad/httpapi"
+	"github.com/mfad/mfad/metrics"
 	"github.com/mfad/mfad/passhash"
 	"github.com/mfad/mfad/postgres"
 	"github.com/mfad/mfad/seal"
 	"github.com/mfad/mfad/sqlite"
+	"github.com/mfad/mfad/web"
 )
 
 // dbFlags are the flags every command that opens the database shares.
@@ -80,6 +82,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	hashQueue := f.Int("hash-queue", "MFAD_HASH_QUEUE", 64, "requests that may wait for a hashing slot; more get 503")
 	logFormat := f.String("log-format", "MFAD_LOG_FORMAT", "text", "log format: text or json")
 	logLevel := f.String("log-level", "MFAD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	metricsListen := f.String("metrics-listen", "MFAD_METRICS_LISTEN", "", "address for /metrics (Prometheus), e.g. 127.0.0.1:9090; off when empty")
+	withPprof := f.Bool("pprof", "MFAD_PPROF", false, "also serve /debug/pprof/ on the metrics address")
 	if err := f.Parse(args); err != nil {
 		if err == errHelp {
 			return nil
@@ -122,7 +126,28 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
-	srv := httpapi.NewHTTPServer(httpapi.NewServer(svc, store, log), log)
+	api := httpapi.NewServer(svc, store, log)
+	api.SetSite(web.Handler())
+	metricsAddr := ""
+	if *withPprof && *metricsListen == "" {
+		return usageError{"--pprof needs --metrics-listen: profiles are served on the metrics address only"}
+	}
+	if *metricsListen != "" {
+		m := metrics.New(store, hasher, nil)
+		svc.SetObserver(m)
+		api.SetObserver(m.Request)
+		mln, err := net.Listen("tcp", *metricsListen)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", *metricsListen, err)
+		}
+		msrv := httpapi.NewHTTPServer(m.Handler(*withPprof), log)
+		msrv.WriteTimeout = 0 // a CPU profile takes its time
+		go msrv.Serve(mln)
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", mln.Addr().String(), "pprof", *withPprof)
+		metricsAddr = mln.Addr().String()
+	}
+	srv := httpapi.NewHTTPServer(api, log)
 	// Requests must outlive the signal that starts the shutdown, so that
 	// Shutdown can let them finish; they are cancelled only after it.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
@@ -134,6 +159,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("mfad listening", "addr", ln.Addr().String(), "db", dbf.name())
 	fmt.Fprintf(stdout, "mfad listening on http://%s\n", ln.Addr())
+	if metricsAddr != "" {
+		fmt.Fprintf(stdout, "mfad metrics on http://%s/metrics\n", metricsAddr)
+	}
 
 	select {
 	case err := <-errc:

@@ -17,11 +17,13 @@ import (
 	"github.com/mfad/mfad"
 	"github.com/mfad/mfad/auth"
 	"github.com/mfad/mfad/httpapi"
+	"github.com/mfad/mfad/metrics"
 	"github.com/mfad/mfad/passhash"
 	"github.com/mfad/mfad/postgres"
 	"github.com/mfad/mfad/seal"
 	"github.com/mfad/mfad/sqlite"
 	"github.com/mfad/mfad/totp"
+	"github.com/mfad/mfad/web"
 )
 
 // AdminEmail and AdminPassword are the credentials of account A's admin.
@@ -77,6 +79,7 @@ type Server struct {
 	Logs      *Logs
 	AccountID string // account A
 	AdminID   string // account A's admin
+	Metrics   *metrics.Metrics
 }
 
 // Options change the server a test starts.
@@ -126,9 +129,14 @@ func New(dir string, opts Options) (s *Server, stop func(), err error) {
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// The same timeouts and limits as "mfad serve".
 	hs := httptest.NewUnstartedServer(nil)
-	hs.Config = httpapi.NewHTTPServer(httpapi.NewServer(svc, store, log), log)
+	api := httpapi.NewServer(svc, store, log)
+	api.SetSite(web.Handler())
+	m := metrics.New(store, hasher, clk.Now)
+	svc.SetObserver(m)
+	api.SetObserver(m.Request)
+	hs.Config = httpapi.NewHTTPServer(api, log)
 	hs.Start()
-	s = &Server{URL: hs.URL, HTTP: hs, Store: store, Svc: svc, Clock: clk, Logs: logs}
+	s = &Server{URL: hs.URL, HTTP: hs, Store: store, Svc: svc, Clock: clk, Logs: logs, Metrics: m}
 	stop = func() {
 		hs.Close()
 		store.Close()
