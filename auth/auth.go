@@ -470,7 +470,8 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 		if err := s.store.CreateSession(ctx, se); err != nil {
 			return LoginResult{}, err
 		}
-		s.success(ctx, u, addr, ekey, "password")
+		s.release(ctx, addrKey(addr), s.cfg.AddrThrottle)
+		s.success(ctx, u, ekey, "password")
 		return LoginResult{Token: token}, nil
 	}
 	token, se := s.newSession(u.ID, mfad.SessionLimited, step, now)
@@ -484,11 +485,12 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 }
 
 // success records a full login: the counters start again.
-func (s *Service) success(ctx context.Context, u *mfad.User, addr, ekey, step string) {
+// The address's reservation is taken back by the caller that made it (the
+// password step); a second-factor step made none.
+func (s *Service) success(ctx context.Context, u *mfad.User, ekey, step string) {
 	if err := s.store.ResetThrottle(ctx, ekey); err != nil {
 		logger(ctx).ErrorContext(ctx, "reset throttle", "err", err)
 	}
-	s.release(ctx, addrKey(addr), s.cfg.AddrThrottle)
 	s.audit(ctx, event{name: "login.ok", step: step, user: u, detail: "last step: " + step})
 }
 
@@ -624,7 +626,7 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		s.audit(ctx, event{name: "factor.set", user: u, detail: "2FA enrolled at login"})
 	}
 	if next == mfad.StepNone {
-		s.success(ctx, u, addr, ekey, stepName(se.Step))
+		s.success(ctx, u, ekey, stepName(se.Step))
 		return LoginResult{Token: token}, nil
 	}
 	s.release(ctx, ekey, s.cfg.EmailThrottle)

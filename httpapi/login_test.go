@@ -486,3 +486,22 @@ func TestConcurrentGuessesStayUnderTheLimit(t *testing.T) {
 		t.Fatalf("%d wrong codes evaluated, want at most 5", evaluated)
 	}
 }
+
+// A completed second-factor login does not take back address failures it
+// did not make.
+func TestSecondFactorDoesNotReleaseAddressFailures(t *testing.T) {
+	e := newEnv(t, func(c *mfadConfig) { c.AddrThrottle.Limit = 6 })
+	e.createUser(e.adminAToken, "pin-user@example.com", "pin-password", false)
+	tok := e.fullLogin("pin-user@example.com", "pin-password")
+	e.wantStatus(e.post("/profile/set-mfa", tok, map[string]string{"auth_type": "PIN", "code": "1357"}), 200)
+	for i := 0; i < 5; i++ {
+		e.wantError(e.passwordLogin(fmt.Sprintf("spray-%d@example.com", i), "password"), 401, mfad.CodeBadCredentials)
+	}
+	for i := 0; i < 3; i++ {
+		lim := e.limitedLogin("pin-user@example.com", "pin-password", mfad.StepPIN)
+		e.wantStatus(e.post("/session/login", lim, map[string]string{"auth_type": "PIN", "code": "1357"}), 200)
+	}
+	// The sixth failure from the address still locks it.
+	e.wantError(e.passwordLogin("spray-5@example.com", "password"), 401, mfad.CodeBadCredentials)
+	e.wantError(e.passwordLogin("spray-6@example.com", "password"), 429, mfad.CodeTooManyAttempts)
+}
