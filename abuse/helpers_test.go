@@ -177,7 +177,7 @@ func (c *client) req(method, path string, body any) *http.Request {
 		}
 		rd = bytes.NewReader(data)
 	}
-	if !strings.HasPrefix(path, "/healthz") {
+	if path != "/healthz" && path != "/readyz" { // the two paths outside the base path
 		path = httpapi.BasePath + path
 	}
 	r, err := http.NewRequest(method, c.url+path, rd)
@@ -740,7 +740,7 @@ func (cl *cluster) start() *instance {
 
 // route is one operation of the served OpenAPI document.
 type route struct {
-	Method, Path string // Path relative to the base path, "/healthz" for the health check
+	Method, Path string // Path relative to the base path, "/healthz" and "/readyz" as they are
 	Public       bool   // security: [] (no token)
 	Admin        bool   // documents a 403: admins only
 }

@@ -35,7 +35,9 @@ type Server struct {
 
 // SetObserver makes f see every request (for metrics); call it before
 // serving.
-func (s *Server) SetObserver(f func(route, method string, status int, d time.Duration)) { s.observe = f }
+func (s *Server) SetObserver(f func(route, method string, status int, d time.Duration)) {
+	s.observe = f
+}
 
 // SetSite serves h for every path outside the API and /healthz (the web
 // front end). Without it those paths answer 404.

@@ -818,4 +818,6 @@ func (s *Store) CountSessions(ctx context.Context, now time.Time) (full, limited
 }
 
 // Pools are the database/sql pools, for metrics.
-func (s *Store) Pools() map[string]*sql.DB { return map[string]*sql.DB{"sqlite_writer": s.w, "sqlite_reader": s.r} }
+func (s *Store) Pools() map[string]*sql.DB {
+	return map[string]*sql.DB{"sqlite_writer": s.w, "sqlite_reader": s.r}
+}
