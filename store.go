@@ -83,6 +83,14 @@ type Advance struct {
 	PendingID   string // non-empty: the enrollment secret the code was checked against
 	Next        *Session
 	Now         time.Time
+
+	// In the same transaction: the throttle key to clear (a completed
+	// login) or to take one attempt back from (another factor still owed),
+	// and the audit trail entries of the step.
+	ResetKey     string
+	ReleaseKey   string
+	ReleaseLimit int
+	Audit        []*AuditEvent
 }
 
 // FactorStore changes users' factors.

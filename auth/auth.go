@@ -179,17 +179,32 @@ type event struct {
 }
 
 func (s *Service) audit(ctx context.Context, e event) {
-	outcome, level := "success", slog.LevelInfo
+	s.announce(ctx, e)
+	rows := s.auditRows(ctx, e)
+	if len(rows) == 0 {
+		return // no account to record it in
+	}
+	// The change itself is committed already; a trail that cannot be
+	// written is reported loudly but does not undo it.
+	if err := s.store.RecordAudit(context.WithoutCancel(ctx), rows); err != nil {
+		logger(ctx).ErrorContext(ctx, "audit trail not written", "event", e.name, "err", err)
+	}
+}
+
+func (e event) outcome() string {
 	if e.failure {
-		outcome = "failure"
+		return "failure"
+	}
+	return "success"
+}
+
+// announce logs the event and counts it.
+func (s *Service) announce(ctx context.Context, e event) {
+	level := slog.LevelInfo
+	if e.failure {
 		level = slog.LevelWarn
 	}
-	addr := clientAddr(ctx)
-	attrs := []any{"event", e.name, "outcome", outcome, "addr", addr}
-	actor := e.actor
-	if actor == nil {
-		actor = e.user
-	}
+	attrs := []any{"event", e.name, "outcome", e.outcome(), "addr", clientAddr(ctx)}
 	if e.user != nil {
 		attrs = append(attrs, "user_id", e.user.ID)
 	}
@@ -204,26 +219,31 @@ func (s *Service) audit(ctx context.Context, e event) {
 	}
 	logger(ctx).Log(ctx, level, "audit", attrs...)
 	if s.observer != nil {
-		s.observer.Event(e.name, e.step, outcome)
+		s.observer.Event(e.name, e.step, e.outcome())
+	}
+}
+
+// auditRows are the audit trail entries of e: one per user acted on, none
+// when no account is known.
+func (s *Service) auditRows(ctx context.Context, e event) []*mfad.AuditEvent {
+	actor := e.actor
+	if actor == nil {
+		actor = e.user
 	}
 	if actor == nil {
-		return // no account to record it in
+		return nil
 	}
 	whom := e.targets
 	if len(whom) == 0 {
 		whom = []string{e.user.ID}
 	}
-	now := s.now()
+	now, addr := s.now(), clientAddr(ctx)
 	rows := make([]*mfad.AuditEvent, len(whom))
 	for i, id := range whom {
 		rows[i] = &mfad.AuditEvent{AccountID: actor.AccountID, ActorID: actor.ID, UserID: id, Event: e.name,
-			Outcome: outcome, Addr: addr, Detail: e.detail, Time: now}
+			Outcome: e.outcome(), Addr: addr, Detail: e.detail, Time: now}
 	}
-	// The change itself is committed already; a trail that cannot be
-	// written is reported loudly but does not undo it.
-	if err := s.store.RecordAudit(context.WithoutCancel(ctx), rows); err != nil {
-		logger(ctx).ErrorContext(ctx, "audit trail not written", "event", e.name, "err", err)
-	}
+	return rows
 }
 
 // AuditTrail returns a page of the admin's account's audit trail, newest
@@ -595,6 +615,23 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 			ok = match
 		}
 	}
+	// What a right code does, committed in the step's one transaction: the
+	// audit entries, and the email's attempt counter cleared (a completed
+	// login) or the attempt taken back (another factor owed).
+	var done []event
+	if se.Step == mfad.StepEnroll {
+		done = append(done, event{name: "factor.set", user: u, detail: "2FA enrolled at login"})
+	}
+	if next == mfad.StepNone {
+		done = append(done, event{name: "login.ok", step: stepName(se.Step), user: u, detail: "last step: " + stepName(se.Step)})
+		adv.ResetKey = ekey
+	} else {
+		done = append(done, event{name: "login.factor.ok", step: stepName(se.Step), user: u, detail: fmt.Sprintf("%s; next Mfa-Code %d", t, next)})
+		adv.ReleaseKey, adv.ReleaseLimit = ekey, s.cfg.EmailThrottle.Limit
+	}
+	for _, e := range done {
+		adv.Audit = append(adv.Audit, s.auditRows(ctx, e)...)
+	}
 	if ok {
 		err := s.store.AdvanceLogin(ctx, adv)
 		switch {
@@ -622,15 +659,12 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		s.audit(ctx, event{name: "login.factor.fail", step: stepName(se.Step), failure: true, user: u, detail: detail})
 		return LoginResult{}, wrongCode(closed)
 	}
-	if se.Step == mfad.StepEnroll {
-		s.audit(ctx, event{name: "factor.set", user: u, detail: "2FA enrolled at login"})
+	for _, e := range done {
+		s.announce(ctx, e)
 	}
 	if next == mfad.StepNone {
-		s.success(ctx, u, ekey, stepName(se.Step))
 		return LoginResult{Token: token}, nil
 	}
-	s.release(ctx, ekey, s.cfg.EmailThrottle)
-	s.audit(ctx, event{name: "login.factor.ok", step: stepName(se.Step), user: u, detail: fmt.Sprintf("%s; next Mfa-Code %d", t, next)})
 	return LoginResult{Token: token, Step: next}, nil
 }
 

@@ -491,7 +491,20 @@ func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
 				return mfad.ErrReplay
 			}
 		}
-		return insertSession(ctx, tx, a.Next)
+		if err := insertSession(ctx, tx, a.Next); err != nil {
+			return err
+		}
+		if a.ResetKey != "" {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM throttle WHERE key = ?", a.ResetKey); err != nil {
+				return err
+			}
+		}
+		if a.ReleaseKey != "" {
+			if err := release(ctx, tx, a.ReleaseKey, a.ReleaseLimit); err != nil {
+				return err
+			}
+		}
+		return insertAudit(ctx, tx, a.Audit)
 	})
 }
 
@@ -705,11 +718,13 @@ func (s *Store) Reserve(ctx context.Context, key string, p mfad.Throttle, now ti
 }
 
 func (s *Store) Release(ctx context.Context, key string, p mfad.Throttle) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE throttle SET count = max(count - 1, 0),
-			locked_until = CASE WHEN count - 1 < ? THEN 0 ELSE locked_until END WHERE key = ?`, p.Limit, key)
-		return err
-	})
+	return s.tx(ctx, func(tx *sql.Tx) error { return release(ctx, tx, key, p.Limit) })
+}
+
+func release(ctx context.Context, tx *sql.Tx, key string, limit int) error {
+	_, err := tx.ExecContext(ctx, `UPDATE throttle SET count = max(count - 1, 0),
+		locked_until = CASE WHEN count - 1 < ? THEN 0 ELSE locked_until END WHERE key = ?`, limit, key)
+	return err
 }
 
 func (s *Store) ResetThrottle(ctx context.Context, key string) error {
@@ -725,20 +740,18 @@ func (s *Store) RecordAudit(ctx context.Context, events []*mfad.AuditEvent) erro
 	if len(events) == 0 {
 		return nil
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit(account_id, actor_id, user_id, event, outcome, addr, detail, at)
-			VALUES(?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
-		if err != nil {
+	return s.tx(ctx, func(tx *sql.Tx) error { return insertAudit(ctx, tx, events) })
+}
+
+func insertAudit(ctx context.Context, tx *sql.Tx, events []*mfad.AuditEvent) error {
+	for _, e := range events {
+		if err := tx.QueryRowContext(ctx, `INSERT INTO audit(account_id, actor_id, user_id, event, outcome, addr, detail, at)
+			VALUES(?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			e.AccountID, e.ActorID, e.UserID, e.Event, e.Outcome, e.Addr, e.Detail, ms(e.Time)).Scan(&e.ID); err != nil {
 			return err
 		}
-		defer stmt.Close()
-		for _, e := range events {
-			if err := stmt.QueryRowContext(ctx, e.AccountID, e.ActorID, e.UserID, e.Event, e.Outcome, e.Addr, e.Detail, ms(e.Time)).Scan(&e.ID); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 func (s *Store) AuditEvents(ctx context.Context, accountID string, before int64, limit int) ([]*mfad.AuditEvent, error) {
