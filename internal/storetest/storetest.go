@@ -65,6 +65,7 @@ var tests = []struct {
 	{"ThrottleReserveRacesReset", testThrottleReserveRacesReset},
 	{"AuditTrail", testAuditTrail},
 	{"KeyRotation", testKeyRotation},
+	{"AdvanceLoginCounterAndAudit", testAdvanceLoginCounterAndAudit},
 }
 
 // Run runs every conformance test as a subtest of t. Each subtest gets its
