@@ -543,7 +543,7 @@ func (s *Service) FailStep(ctx context.Context, id *Identity) error {
 
 // SecondFactor is POST /session/login: the code for the step the limited
 // session owes.
-func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthType, code, addr string) (LoginResult, error) {
+func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthType, code string) (LoginResult, error) {
 	se, u := id.Session, id.User
 	if se.Kind != mfad.SessionLimited {
 		return LoginResult{}, errUnauthenticated

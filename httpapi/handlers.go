@@ -186,7 +186,7 @@ func (s *Server) handleSecondFactor(w http.ResponseWriter, r *http.Request, id *
 		writeError(w, r, err)
 		return
 	}
-	res, err := s.svc.SecondFactor(r.Context(), id, t, code, clientAddr(r))
+	res, err := s.svc.SecondFactor(r.Context(), id, t, code)
 	if err != nil {
 		writeError(w, r, err)
 		return
