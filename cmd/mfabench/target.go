@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mfad/mfad"
+	"github.com/mfad/mfad/auth"
+	"github.com/mfad/mfad/httpapi"
+	"github.com/mfad/mfad/passhash"
+	"github.com/mfad/mfad/postgres"
+	"github.com/mfad/mfad/seal"
+	"github.com/mfad/mfad/sqlite"
+)
+
+// benchLimit replaces the lockout and per-address limits: the benchmark
+// sends thousands of logins from one address and, at concurrency 64, many
+// in-flight attempts per email (each is counted before it is evaluated).
+const benchLimit = 1_000_000_000
+
+// benchConfig is the service's configuration under the benchmark: the
+// defaults of "mfad serve" with the lockout and address limits raised.
+func benchConfig() auth.Config {
+	cfg := auth.DefaultConfig()
+	cfg.EmailThrottle.Limit = benchLimit
+	cfg.AddrThrottle.Limit = benchLimit
+	cfg.Now = time.Now
+	return cfg
+}
+
+// openStore opens the store --db names, applying the migrations.
+func openStore(ctx context.Context, db string) (mfad.Store, error) {
+	if postgres.IsURL(db) {
+		return postgres.Open(ctx, db, postgres.Options{})
+	}
+	return sqlite.Open(ctx, db)
+}
+
+// ---- in-process
+
+// inProcess is the real handler, service and store served on a loopback
+// listener inside the harness's own process.
+type inProcess struct {
+	srv  *http.Server
+	svc  *auth.Service
+	url  string
+	stop context.CancelFunc
+}
+
+// startInProcess serves store; a nil hasher means mfad serve's default pool.
+func startInProcess(store mfad.Store, box *seal.Box, hasher *passhash.Hasher, logw io.Writer) (*inProcess, error) {
+	if hasher == nil {
+		hasher = passhash.New(passhash.Default, runtime.NumCPU(), 64, 10*time.Second) // mfad serve's defaults
+	}
+	svc := auth.New(store, box, hasher, benchConfig())
+	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := httpapi.NewHTTPServer(httpapi.NewServer(svc, store, log), log)
+	go srv.Serve(ln)
+	ctx, cancel := context.WithCancel(context.Background())
+	go purgeLoop(ctx, store) // as mfad serve does
+	return &inProcess{srv: srv, svc: svc, url: "http://" + ln.Addr().String(), stop: cancel}, nil
+}
+
+func (p *inProcess) Close() {
+	p.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p.srv.Shutdown(ctx)
+}
+
+func purgeLoop(ctx context.Context, store mfad.Store) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			store.Purge(ctx, time.Now())
+		}
+	}
+}
+
+// ---- a separate mfad process
+
+// moduleRoot finds the directory of mfad's go.mod above the working
+// directory.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(b), "module github.com/mfad/mfad\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("--spawn: run from the mfad repository (no go.mod of github.com/mfad/mfad above the working directory), or give --mfad")
+		}
+		dir = parent
+	}
+}
+
+// buildMfad builds cmd/mfad into dir.
+func buildMfad(ctx context.Context, dir string) (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "mfad")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/mfad")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/mfad: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// spawned is a running "mfad serve" process.
+type spawned struct {
+	cmd     *exec.Cmd
+	url     string
+	logPath string
+	done    chan error
+}
+
+// startSpawned starts bin on db with the key file and the benchmark's
+// limits, and waits until it listens.
+func startSpawned(ctx context.Context, bin, db, keyFile, logPath string) (*spawned, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--db", db, "--key-file", keyFile,
+		"--lockout-attempts", fmt.Sprint(benchLimit), "--addr-limit", fmt.Sprint(benchLimit), "--log-level", "info")
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "MFAD_") {
+			cmd.Env = append(cmd.Env, e)
+		}
+	}
+	cmd.Stderr = logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &spawned{cmd: cmd, logPath: logPath, done: make(chan error, 1)}
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "mfad listening on "); ok {
+				urlc <- strings.TrimSpace(u)
+			}
+		}
+		io.Copy(io.Discard, out)
+	}()
+	go func() { s.done <- cmd.Wait() }()
+	select {
+	case s.url = <-urlc:
+		return s, nil
+	case err := <-s.done:
+		return nil, fmt.Errorf("mfad exited before listening (%v): %s", err, logTail(logPath))
+	case <-time.After(2 * time.Minute):
+	case <-ctx.Done():
+	}
+	cmd.Process.Kill()
+	<-s.done
+	return nil, fmt.Errorf("mfad did not start listening: %s", logTail(logPath))
+}
+
+func (s *spawned) pid() int { return s.cmd.Process.Pid }
+
+// Stop ends the process with SIGTERM (SIGKILL after 15 s).
+func (s *spawned) Stop() error {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		return err
+	case <-time.After(15 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+		return errors.New("mfad did not stop on SIGTERM; killed")
+	}
+}
+
+func logTail(path string) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}
+
+// ---- the baseline
+
+// startBaseline serves a bare handler answering a small JSON body, the
+// yardstick every figure is divided by.
+func startBaseline() (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	body := []byte(`{"ok":true}` + "\n")
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}), ReadHeaderTimeout: httpapi.ReadHeaderTimeout, IdleTimeout: httpapi.IdleTimeout}
+	go srv.Serve(ln)
+	return srv, "http://" + ln.Addr().String() + "/", nil
+}
