@@ -41,12 +41,34 @@ var _ mfad.Store = (*Store)(nil)
 // Open opens (creating if needed) the database file at path and applies the
 // migrations.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// Options tune the database.
+type Options struct {
+	// Synchronous is SQLite's synchronous setting: "full" (the default)
+	// makes every commit durable against power loss; "normal" keeps commits
+	// durable against a killed process (WAL mode) but not against a power
+	// failure, and makes each commit several times cheaper.
+	Synchronous string
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
+	sync := "FULL"
+	switch strings.ToLower(o.Synchronous) {
+	case "", "full":
+	case "normal":
+		sync = "NORMAL"
+	default:
+		return nil, fmt.Errorf("sqlite: synchronous %q: use full or normal", o.Synchronous)
+	}
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
 	}
 	dsn := func(extra string) string {
 		q := url.Values{}
-		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(FULL)"} {
+		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(" + sync + ")"} {
 			q.Add("_pragma", p)
 		}
 		if extra != "" {

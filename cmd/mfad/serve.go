@@ -30,6 +30,7 @@ type dbFlags struct {
 	db       *string
 	maxConns *int
 	timeout  *time.Duration
+	sync     *string
 }
 
 func addDBFlags(f *flags) dbFlags {
@@ -37,6 +38,7 @@ func addDBFlags(f *flags) dbFlags {
 		db:       f.String("db", "MFAD_DB", "mfad.db", "the database: a SQLite file path (created if missing) or a postgres:// URL"),
 		maxConns: f.Int("db-max-conns", "MFAD_DB_MAX_CONNS", 16, "PostgreSQL: connections in the pool at most"),
 		timeout:  f.Duration("db-timeout", "MFAD_DB_TIMEOUT", 10*time.Second, "PostgreSQL: statement and lock timeout"),
+		sync:     f.String("sqlite-sync", "MFAD_SQLITE_SYNC", "full", "SQLite: full (commits survive power loss) or normal (commits survive a killed process, several times faster)"),
 	}
 }
 
@@ -51,7 +53,10 @@ func (d dbFlags) open(ctx context.Context) (mfad.Store, error) {
 	if strings.Contains(*d.db, "://") {
 		return nil, usageError{"--db: a SQLite file path or a postgres:// URL"}
 	}
-	return sqlite.Open(ctx, *d.db)
+	if *d.sync != "full" && *d.sync != "normal" {
+		return nil, usageError{"--sqlite-sync: full or normal"}
+	}
+	return sqlite.OpenWith(ctx, *d.db, sqlite.Options{Synchronous: *d.sync})
 }
 
 // name is the database for logs, without a password.
