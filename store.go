@@ -59,6 +59,9 @@ type SessionStore interface {
 	// last login.
 	CreateSession(ctx context.Context, s *Session) error
 	Session(ctx context.Context, hash []byte) (*Session, error)
+	// SessionUser reads a session with its user and the user's account in
+	// one query (the path of every authenticated request).
+	SessionUser(ctx context.Context, hash []byte) (*Session, *User, *Account, error)
 	TouchSession(ctx context.Context, hash []byte, now time.Time) error
 	DeleteSession(ctx context.Context, hash []byte) error
 	// FailSession counts a wrong code on a limited session and closes it at

@@ -312,6 +312,7 @@ type Identity struct {
 	Token   string // the session id as the client sent it (canonical form)
 	Session *mfad.Session
 	User    *mfad.User
+	Account *mfad.Account // the user's account, as read with the session
 }
 
 // Authenticate resolves a session id. It answers errUnauthenticated for a
@@ -323,7 +324,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Identity, er
 		return nil, errUnauthenticated
 	}
 	hash := HashToken(token)
-	se, err := s.store.Session(ctx, hash)
+	se, u, a, err := s.store.SessionUser(ctx, hash)
 	if errors.Is(err, mfad.ErrNotFound) {
 		return nil, errUnauthenticated
 	}
@@ -341,13 +342,6 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Identity, er
 		}
 		return nil, errUnauthenticated
 	}
-	u, err := s.store.User(ctx, se.UserID)
-	if errors.Is(err, mfad.ErrNotFound) {
-		return nil, errUnauthenticated
-	}
-	if err != nil {
-		return nil, err
-	}
 	// Writing on every request would make every read cost a commit (and on
 	// SQLite queue behind the one writer): a request is recorded only when
 	// the last record is older than touchEvery, so a session ends at most
@@ -358,7 +352,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Identity, er
 		}
 		se.LastSeen = now
 	}
-	return &Identity{Token: token, Session: se, User: u}, nil
+	return &Identity{Token: token, Session: se, User: u, Account: a}, nil
 }
 
 // touchEvery is how stale a session's recorded last request may get: a
@@ -958,6 +952,9 @@ func (s *Service) DeleteUsers(ctx context.Context, admin *Identity, ids []string
 
 // Account returns the caller's account.
 func (s *Service) Account(ctx context.Context, id *Identity) (*mfad.Account, error) {
+	if id.Account != nil {
+		return id.Account, nil // read with the session, in this request
+	}
 	return s.store.Account(ctx, id.User.AccountID)
 }
 

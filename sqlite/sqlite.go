@@ -856,3 +856,45 @@ func (s *Store) CountSessions(ctx context.Context, now time.Time) (full, limited
 func (s *Store) Pools() map[string]*sql.DB {
 	return map[string]*sql.DB{"sqlite_writer": s.w, "sqlite_reader": s.r}
 }
+
+// prefixed scans leading columns before the ones its caller asks for.
+type prefixed struct {
+	row  scanner
+	lead []any
+}
+
+func (p prefixed) Scan(dest ...any) error { return p.row.Scan(append(p.lead, dest...)...) }
+
+// userColsU are userCols of the table aliased u.
+var userColsU = func() string {
+	cols := strings.Split(userCols, ",")
+	for i, c := range cols {
+		cols[i] = "u." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}()
+
+func (s *Store) SessionUser(ctx context.Context, hash []byte) (*mfad.Session, *mfad.User, *mfad.Account, error) {
+	var se mfad.Session
+	var a mfad.Account
+	var kind string
+	var step int
+	var created, seen, expires, aCreated, aModified int64
+	var force int
+	row := s.r.QueryRowContext(ctx, `SELECT s.hash, s.kind, s.step, s.created, s.last_seen, s.expires, s.failures,
+		a.id, a.title, a.force_2fa, a.created, a.modified, `+userColsU+`
+		FROM sessions s JOIN users u ON u.id = s.user_id JOIN accounts a ON a.id = u.account_id
+		WHERE s.hash = ?`, hash)
+	u, err := scanUser(prefixed{row: row, lead: []any{&se.Hash, &kind, &step, &created, &seen, &expires, &se.Failures,
+		&a.ID, &a.Title, &force, &aCreated, &aModified}})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, nil, mfad.ErrNotFound
+	}
+	if err != nil {
+		return nil, nil, nil, dbErr(err)
+	}
+	se.UserID, se.Kind, se.Step = u.ID, mfad.SessionKind(kind), mfad.Step(step)
+	se.Created, se.LastSeen, se.Expires = fromMS(created), fromMS(seen), fromMS(expires)
+	a.Force2FA, a.Created, a.Modified = force != 0, fromMS(aCreated), fromMS(aModified)
+	return &se, u, &a, nil
+}

@@ -53,3 +53,24 @@ func testSessionsTouchDeletePurge(t *testing.T, s mfad.Store) {
 		t.Errorf("DeleteSession of a gone session: %v", err)
 	}
 }
+
+// SessionUser reads the session, its user and the account together, as
+// the separate reads do.
+func testSessionUser(t *testing.T, s mfad.Store) {
+	ctx := t.Context()
+	a, _ := newAccount(t, s, true)
+	u := newUser(t, s, a.ID, func(u *mfad.User) { u.HasPIN, u.PINHash, u.TOTPSeal = true, "$pin", []byte("seal") })
+	se := newSession(t, s, u.ID, mfad.SessionLimited, mfad.StepPIN)
+	gotSe, gotU, gotA, err := s.SessionUser(ctx, se.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSe, _ := s.Session(ctx, se.Hash)
+	wantA, _ := s.Account(ctx, a.ID)
+	if !sameSession(gotSe, wantSe) || !sameUser(gotU, getUser(t, s, u.ID)) || !sameAccount(gotA, wantA) || !gotA.Force2FA {
+		t.Fatalf("SessionUser differs from the separate reads:\n%+v\n%+v\n%+v", gotSe, gotU, gotA)
+	}
+	if _, _, _, err := s.SessionUser(ctx, randHash()); err != mfad.ErrNotFound {
+		t.Fatalf("unknown session: %v, want ErrNotFound", err)
+	}
+}

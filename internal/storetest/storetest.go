@@ -66,6 +66,7 @@ var tests = []struct {
 	{"AuditTrail", testAuditTrail},
 	{"KeyRotation", testKeyRotation},
 	{"AdvanceLoginCounterAndAudit", testAdvanceLoginCounterAndAudit},
+	{"SessionUser", testSessionUser},
 }
 
 // Run runs every conformance test as a subtest of t. Each subtest gets its
