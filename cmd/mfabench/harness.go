@@ -39,6 +39,7 @@ type Config struct {
 	Short       bool
 
 	CPUProfile         string // write a CPU profile of one window here
+	BlockProfile       string // and a profile of where goroutines waited
 	ProfileScenario    string
 	ProfileConcurrency int
 	ProfileUsers       int
@@ -100,6 +101,7 @@ type Report struct {
 	Results  []Result  `json:"results"`
 	Targets  []Target  `json:"targets,omitempty"`
 	Profile  string    `json:"cpu_profile,omitempty"`
+	Source   string    `json:"source,omitempty"` // which server code was measured
 	Elapsed  float64   `json:"elapsed_seconds"`
 }
 
@@ -167,12 +169,12 @@ func (c *Config) validate() error {
 		if len(c.Users) != 1 || c.Users[0] > maxURLUsers {
 			return fmt.Errorf("--url seeds through the API, which is slow: give one --users count of at most %d", maxURLUsers)
 		}
-		if c.CPUProfile != "" {
-			return errors.New("--cpuprofile profiles the in-process server: not with --url")
+		if c.CPUProfile != "" || c.BlockProfile != "" {
+			return errors.New("--cpuprofile and --blockprofile profile the in-process server: not with --url")
 		}
 	}
-	if c.Spawn && c.CPUProfile != "" {
-		return errors.New("--cpuprofile profiles the in-process server: not with --spawn")
+	if c.Spawn && (c.CPUProfile != "" || c.BlockProfile != "") {
+		return errors.New("--cpuprofile and --blockprofile profile the in-process server: not with --spawn")
 	}
 	return nil
 }
@@ -222,7 +224,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 	if cfg.DB != "" && !postgres.IsURL(cfg.DB) {
 		dbDir = filepath.Dir(cfg.DB)
 	}
-	r.rep = &Report{Started: started, Machine: machineInfo(map[bool]string{true: "", false: dbDir}[postgres.IsURL(cfg.DB) || cfg.URL != ""]),
+	r.rep = &Report{Started: started, Source: sourceFingerprint(), Machine: machineInfo(map[bool]string{true: "", false: dbDir}[postgres.IsURL(cfg.DB) || cfg.URL != ""]),
 		Duration: cfg.Duration.Seconds()}
 	switch {
 	case cfg.URL != "":
@@ -570,14 +572,19 @@ func (r *runner) window(ctx context.Context, f *fixture, name string, conc, user
 	runtime.GC()
 
 	profiling := false
-	if cfg.CPUProfile != "" && !r.profiled && name == cfg.ProfileScenario && conc == cfg.ProfileConcurrency && users >= cfg.ProfileUsers {
-		pf, err := os.Create(cfg.CPUProfile)
-		if err != nil {
-			return nil, err
+	if (cfg.CPUProfile != "" || cfg.BlockProfile != "") && !r.profiled && name == cfg.ProfileScenario && conc == cfg.ProfileConcurrency && users >= cfg.ProfileUsers {
+		if cfg.CPUProfile != "" {
+			pf, err := os.Create(cfg.CPUProfile)
+			if err != nil {
+				return nil, err
+			}
+			defer pf.Close()
+			if err := pprof.StartCPUProfile(pf); err != nil {
+				return nil, err
+			}
 		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return nil, err
+		if cfg.BlockProfile != "" {
+			runtime.SetBlockProfileRate(1) // every blocking event
 		}
 		profiling, r.profiled = true, true
 	}
@@ -593,8 +600,27 @@ func (r *runner) window(ctx context.Context, f *fixture, name string, conc, user
 		cpu1 = procCPU(r.pid)
 	}
 	if profiling {
-		pprof.StopCPUProfile()
-		r.rep.Profile = fmt.Sprintf("%s: %s at concurrency %d with %d users, %s", cfg.CPUProfile, name, conc, users, r.store)
+		var files []string
+		if cfg.CPUProfile != "" {
+			pprof.StopCPUProfile()
+			files = append(files, cfg.CPUProfile)
+		}
+		if cfg.BlockProfile != "" {
+			runtime.SetBlockProfileRate(0)
+			bf, err := os.Create(cfg.BlockProfile)
+			if err != nil {
+				return nil, err
+			}
+			err = pprof.Lookup("block").WriteTo(bf, 0)
+			if cerr := bf.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, cfg.BlockProfile)
+		}
+		r.rep.Profile = fmt.Sprintf("%s: %s at concurrency %d with %d users, %s", strings.Join(files, ", "), name, conc, users, r.store)
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()

@@ -86,6 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	spawn := fs.Bool("spawn", false, "run the real mfad binary (go build ./cmd/mfad) as a separate process on the seeded database")
 	mfadBin := fs.String("mfad", "", "with --spawn: this mfad binary instead of building one")
 	duration := fs.Duration("duration", 10*time.Second, "measured time per scenario and concurrency")
+	warmup := fs.Duration("warmup", 0, "unmeasured time before each window (default: a tenth of --duration, at most 1s)")
 	concurrency := fs.String("concurrency", "1,16,64", "comma-separated numbers of concurrent clients")
 	users := fs.String("users", "10000", "comma-separated user counts, one scale each (e.g. 10000,100000,1000000)")
 	sessions := fs.Int("sessions", 10000, "full sessions seeded at the first scale (live sessions)")
@@ -96,9 +97,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of a table")
 	jsonFile := fs.String("json-out", "", "also write the JSON report to this file")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile (in-process mode) of one window to this file")
-	profScenario := fs.String("profile-scenario", scSecondFactor, "the scenario --cpuprofile covers")
-	profConc := fs.Int("profile-concurrency", 0, "the concurrency --cpuprofile covers (default: the highest)")
-	profUsers := fs.Int("profile-users", 0, "the scale --cpuprofile covers (default: the first)")
+	blockprofile := fs.String("blockprofile", "", "write a profile of where goroutines waited (in-process mode) during that window to this file")
+	profScenario := fs.String("profile-scenario", scSecondFactor, "the scenario --cpuprofile and --blockprofile cover")
+	profConc := fs.Int("profile-concurrency", 0, "the concurrency they cover (default: the highest)")
+	profUsers := fs.Int("profile-users", 0, "the scale they cover (default: the first)")
 	adminEmail := fs.String("admin-email", "", "with --url: an admin of the server (without a second factor)")
 	adminPassword := fs.String("admin-password", "", "with --url: that admin's password")
 	if err := fs.Parse(args); err != nil {
@@ -127,8 +129,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			*concurrency = "1,16"
 		}
 	}
-	cfg := Config{DB: *db, URL: *url, Spawn: *spawn, MfadBin: *mfadBin, Duration: *duration, Sessions: *sessions, Active: *active,
-		PoolCap: *poolCap, Short: *short, CPUProfile: *cpuprofile, ProfileScenario: *profScenario, ProfileConcurrency: *profConc,
+	cfg := Config{DB: *db, URL: *url, Spawn: *spawn, MfadBin: *mfadBin, Duration: *duration, Warmup: *warmup, Sessions: *sessions, Active: *active,
+		PoolCap: *poolCap, Short: *short, CPUProfile: *cpuprofile, BlockProfile: *blockprofile, ProfileScenario: *profScenario, ProfileConcurrency: *profConc,
 		ProfileUsers: *profUsers, AdminEmail: *adminEmail, AdminPassword: *adminPassword}
 	var err error
 	if cfg.Concurrency, err = intList(*concurrency); err != nil {
@@ -144,8 +146,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			cfg.Scenarios = append(cfg.Scenarios, s)
 		}
 	}
-	if *duration <= 0 || *sessions <= 0 || *active <= 0 || *poolCap <= 0 {
-		fmt.Fprintln(stderr, "mfabench: --duration, --sessions, --active-sessions and --pool must be positive")
+	if *duration <= 0 || *warmup < 0 || *sessions <= 0 || *active <= 0 || *poolCap <= 0 {
+		fmt.Fprintln(stderr, "mfabench: --duration, --sessions, --active-sessions and --pool must be positive (--warmup may be 0)")
 		return 2
 	}
 	rep, err := Run(ctx, cfg, stderr)

@@ -118,9 +118,19 @@ func TestShortSQLite(t *testing.T) {
 	cfg := tinyConfig()
 	cfg.Users = []int{1200, 1600} // two scales: the second adds users to the same database
 	cfg.Concurrency = []int{1, 4}
+	dir := t.TempDir()
+	cfg.CPUProfile, cfg.BlockProfile = filepath.Join(dir, "cpu.prof"), filepath.Join(dir, "block.prof")
 	rep, err := Run(context.Background(), cfg, &testLog{t: t})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range []string{cfg.CPUProfile, cfg.BlockProfile} {
+		if fi, err := os.Stat(f); err != nil || fi.Size() == 0 {
+			t.Errorf("profile %s not written: %v", f, err)
+		}
+	}
+	if !strings.Contains(rep.Profile, "second-factor at concurrency 4") {
+		t.Errorf("profile note %q", rep.Profile)
 	}
 	checkReport(t, rep, cfg, false)
 	if rep.Store != "sqlite" || rep.Mode != "in-process" {
@@ -272,7 +282,8 @@ func TestPopulation(t *testing.T) {
 			t.Errorf("kind %d: an index past the last", k)
 		}
 	}
-	if p.userID(5) != p.userID(5) || p.userID(5) == p.userID(6) || p.email(5) == p.email(6) || p.secret(5) == p.secret(6) {
+	q := newPopulation(bytes.Repeat([]byte{7}, 32), nil, "", "")
+	if p.userID(5) != q.userID(5) || p.secret(5) != q.secret(5) || p.userID(5) == p.userID(6) || p.email(5) == p.email(6) || p.secret(5) == p.secret(6) {
 		t.Error("derivation is not a function of the index")
 	}
 	if _, err := totp.CodeAt(p.secret(3), 1); err != nil {

@@ -3,10 +3,13 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -240,4 +243,69 @@ func machineCPU() time.Duration {
 		busy += n
 	}
 	return time.Duration(busy) * time.Second / clkTck
+}
+
+// sourceFingerprint identifies the server code a run measured, when the
+// harness runs inside the repository: a hash of every non-test .go and .sql
+// file of the module but the clients' and the harness's, the newest
+// modification time among them, and the VCS revision the harness was built
+// from (when the toolchain stamped one).
+func sourceFingerprint() string {
+	var parts []string
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		var rev, modified string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value
+			}
+		}
+		if rev != "" {
+			if len(rev) > 12 {
+				rev = rev[:12]
+			}
+			if modified == "true" {
+				rev += " with uncommitted changes"
+			}
+			parts = append(parts, "revision "+rev)
+		}
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return strings.Join(parts, "; ")
+	}
+	h := sha256.New()
+	n := 0
+	var newest time.Time
+	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() {
+			switch rel {
+			case ".git", "testdata", "client", filepath.Join("cmd", "mfabench"), filepath.Join("cmd", "mfactl"):
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !(strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, ".sql")) || strings.HasSuffix(rel, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil
+		}
+		if info, err := d.Info(); err == nil && info.ModTime().After(newest) {
+			newest = info.ModTime()
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", rel, len(b))
+		h.Write(b)
+		n++
+		return nil
+	})
+	parts = append(parts, fmt.Sprintf("server sources sha256 %x (%d files), newest modified %s", h.Sum(nil)[:6], n, newest.UTC().Format(time.RFC3339)))
+	return strings.Join(parts, "; ")
 }
