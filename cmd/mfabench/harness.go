@@ -69,9 +69,14 @@ type Result struct {
 	// and of the whole machine (every process, PostgreSQL included).
 	CPUms        float64 `json:"cpu_ms_per_req"`
 	MachineCPUms float64 `json:"machine_cpu_ms_per_req"`
-	RSSMB        float64 `json:"rss_mb,omitempty"`      // the server's RSS after the window
-	PeakMB       float64 `json:"peak_rss_mb,omitempty"` // its peak during the window
-	Note         string  `json:"note,omitempty"`
+	DBCPUms      float64 `json:"db_cpu_ms_per_req,omitempty"` // PostgreSQL's processes
+	// OtherCores is the CPU the rest of the machine used during the window
+	// (cores on average): work that is neither the server, the harness nor
+	// PostgreSQL, and that skews the figures.
+	OtherCores float64 `json:"other_cores"`
+	RSSMB      float64 `json:"rss_mb,omitempty"`      // the server's RSS after the window
+	PeakMB     float64 `json:"peak_rss_mb,omitempty"` // its peak during the window
+	Note       string  `json:"note,omitempty"`
 }
 
 // Scale is what one users count looked like.
@@ -263,8 +268,8 @@ func settings(cfg Config, store, mode string) []string {
 		s = append(s, "SQLite as mfad opens it: WAL, synchronous=FULL, one writer connection with BEGIN IMMEDIATE, a pool of read-only connections")
 	}
 	if mode != "url" {
-		s = append(s, fmt.Sprintf("seeded directly in the database: users 80%% TOTP, 10%% TOTP+PIN, 10%% no factor, plus %d admin-call targets; %d full sessions at the first scale; the authenticated scenarios rotate through %d of them (each recorded at most once a minute, as the server does); the second-factor scenario draws from up to %d TOTP users, each with limited sessions inserted before each window",
-			bulkIDs, cfg.Sessions, cfg.Active, cfg.PoolCap))
+		s = append(s, fmt.Sprintf("seeded directly in the database: %d admin-call targets without a factor, the other users 80%% TOTP, 10%% TOTP+PIN, 10%% no factor; %d full sessions at the first scale and %d more at each later one, the newest %[3]d being those the authenticated scenarios rotate through (each recorded at most once a minute, as the server does); the second-factor scenario draws from up to %d TOTP users, with limited sessions inserted and their last TOTP step reset before each window",
+			min(bulkIDs, cfg.Users[0]/2), cfg.Sessions, cfg.Active, cfg.PoolCap))
 	}
 	return s
 }
@@ -588,17 +593,31 @@ func (r *runner) window(ctx context.Context, f *fixture, name string, conc, user
 		}
 		profiling, r.profiled = true, true
 	}
-	cpu0, mc0 := time.Duration(0), machineCPU()
+	self := os.Getpid()
+	cpu0, mc0, self0, db0 := time.Duration(0), machineCPU(), procCPU(self), time.Duration(0)
 	if r.pid != 0 {
 		resetPeak(r.pid)
 		cpu0 = procCPU(r.pid)
 	}
+	if r.store == "postgres" {
+		db0 = postgresCPU()
+	}
 	res := r.drive(ctx, conc, cfg.Duration, len(tags), next)
-	mc1 := machineCPU()
+	mc1, self1, db1 := machineCPU(), procCPU(self), time.Duration(0)
 	cpu1 := time.Duration(0)
 	if r.pid != 0 {
 		cpu1 = procCPU(r.pid)
 	}
+	if r.store == "postgres" {
+		db1 = postgresCPU()
+	}
+	// What the rest of the machine used meanwhile: neither the server, nor
+	// the harness (client and baseline), nor PostgreSQL.
+	other := (mc1 - mc0) - (self1 - self0) - (db1 - db0)
+	if r.pid != 0 && r.pid != self {
+		other -= cpu1 - cpu0
+	}
+	otherCores := max(0, other.Seconds()/res.elapsed.Seconds())
 	if profiling {
 		var files []string
 		if cfg.CPUProfile != "" {
@@ -646,11 +665,15 @@ func (r *runner) window(ctx context.Context, f *fixture, name string, conc, user
 				cpu0, cpu1, row.RSSMB, row.PeakMB = 0, 0, 0, 0
 			}
 		}
+		row.OtherCores = otherCores
 		if total > 0 {
 			if r.pid != 0 {
 				row.CPUms = ms(cpu1-cpu0) / float64(total)
 			}
 			row.MachineCPUms = ms(mc1-mc0) / float64(total)
+			if r.store == "postgres" {
+				row.DBCPUms = ms(db1-db0) / float64(total)
+			}
 		}
 		if len(res.series) > 1 {
 			row.Note = "CPU per request over both calls of the window"

@@ -28,6 +28,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -101,6 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	profScenario := fs.String("profile-scenario", scSecondFactor, "the scenario --cpuprofile and --blockprofile cover")
 	profConc := fs.Int("profile-concurrency", 0, "the concurrency they cover (default: the highest)")
 	profUsers := fs.Int("profile-users", 0, "the scale they cover (default: the first)")
+	from := fs.String("from", "", "print the report saved by --json-out in this file again (targets re-evaluated) instead of running")
 	adminEmail := fs.String("admin-email", "", "with --url: an admin of the server (without a second factor)")
 	adminPassword := fs.String("admin-password", "", "with --url: that admin's password")
 	if err := fs.Parse(args); err != nil {
@@ -112,6 +114,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "mfabench: unexpected argument %q\n", fs.Arg(0))
 		return 2
+	}
+	if *from != "" {
+		return reprint(*from, *jsonOut, stdout, stderr)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -179,6 +184,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// reprint prints a saved report.
+func reprint(path string, asJSON bool, stdout, stderr io.Writer) int {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		var rep Report
+		if err = json.Unmarshal(b, &rep); err == nil {
+			rep.Targets = evaluateTargets(&rep)
+			if asJSON {
+				writeJSON(stdout, &rep)
+			} else {
+				writeTable(stdout, &rep)
+			}
+			return 0
+		}
+	}
+	fmt.Fprintf(stderr, "mfabench: --from: %v\n", err)
+	return 1
 }
 
 // configError is a bad combination of flags.

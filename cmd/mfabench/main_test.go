@@ -184,7 +184,6 @@ func TestSpawn(t *testing.T) {
 	if rep.Mode != "spawn" {
 		t.Errorf("mode %q", rep.Mode)
 	}
-	cfg.Scenarios = nil
 	for _, r := range rep.Results {
 		if r.Errors != 0 || r.Requests == 0 {
 			t.Errorf("%s: %d requests, %d errors %v", r.Scenario, r.Requests, r.Errors, r.ErrorSamples)

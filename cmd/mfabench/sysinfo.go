@@ -309,3 +309,25 @@ func sourceFingerprint() string {
 	parts = append(parts, fmt.Sprintf("server sources sha256 %x (%d files), newest modified %s", h.Sum(nil)[:6], n, newest.UTC().Format(time.RFC3339)))
 	return strings.Join(parts, "; ")
 }
+
+// postgresCPU sums the CPU time used so far by the processes named
+// postgres (the server and its backends) that can be read.
+func postgresCPU() time.Duration {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var total time.Duration
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil || strings.TrimSpace(string(b)) != "postgres" {
+			continue
+		}
+		total += procCPU(pid)
+	}
+	return total
+}
