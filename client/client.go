@@ -197,6 +197,16 @@ func apiError(res *http.Response, data []byte) *APIError {
 	return e
 }
 
+// fetch runs k and decodes its answer into a new T.
+func fetch[T any](ctx context.Context, c *Client, k call) (*T, error) {
+	var resp T
+	k.out = &resp
+	if _, _, err := c.do(ctx, k); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
 // loginStep reads a 200 or 207 login answer.
 func loginStep(status int, header http.Header, resp SessionLoginResp) (*LoginStep, error) {
 	step := &LoginStep{SessionLoginResp: resp}
@@ -302,41 +312,25 @@ func (c *Client) SessionLogout(ctx context.Context) error {
 
 // Profile is GET /profile.
 func (c *Client) Profile(ctx context.Context) (*ProfileResp, error) {
-	var resp ProfileResp
-	if _, _, err := c.do(ctx, call{method: "GET", path: BasePath + "/profile", out: &resp, safe: true}); err != nil {
-		return nil, err
-	}
-	return &resp, nil
+	return fetch[ProfileResp](ctx, c, call{method: "GET", path: BasePath + "/profile", safe: true})
 }
 
 // Profile2FAGenerate makes a new pending TOTP secret for the caller (GET
 // /profile/2fa/generate). It changes state, so it is never retried.
 func (c *Client) Profile2FAGenerate(ctx context.Context) (*TwoFAGenerateResp, error) {
-	var resp TwoFAGenerateResp
-	if _, _, err := c.do(ctx, call{method: "GET", path: BasePath + "/profile/2fa/generate", out: &resp}); err != nil {
-		return nil, err
-	}
-	return &resp, nil
+	return fetch[TwoFAGenerateResp](ctx, c, call{method: "GET", path: BasePath + "/profile/2fa/generate"})
 }
 
 // ProfileSetMfaPost turns a factor on for the caller: 2FA with a code from
 // the pending secret, PIN with the new PIN. Every other session of the user
 // is closed.
 func (c *Client) ProfileSetMfaPost(ctx context.Context, body ProfileSetMfaReq) (*ProfileSetMfaResp, error) {
-	var resp ProfileSetMfaResp
-	if _, _, err := c.do(ctx, call{method: "POST", path: BasePath + "/profile/set-mfa", body: body, out: &resp}); err != nil {
-		return nil, err
-	}
-	return &resp, nil
+	return fetch[ProfileSetMfaResp](ctx, c, call{method: "POST", path: BasePath + "/profile/set-mfa", body: body})
 }
 
 // ProfileRemoveMfaPost turns a factor off for the caller unless it is forced.
 func (c *Client) ProfileRemoveMfaPost(ctx context.Context, body ProfileRemoveMfaReq) (*ProfileRemoveMfaResp, error) {
-	var resp ProfileRemoveMfaResp
-	if _, _, err := c.do(ctx, call{method: "POST", path: BasePath + "/profile/remove-mfa", body: body, out: &resp}); err != nil {
-		return nil, err
-	}
-	return &resp, nil
+	return fetch[ProfileRemoveMfaResp](ctx, c, call{method: "POST", path: BasePath + "/profile/remove-mfa", body: body})
 }
 
 // ---- admin
@@ -358,20 +352,12 @@ func (c *Client) UserResetMfaPost(ctx context.Context, body UserResetMfaReq) (*P
 }
 
 func (c *Client) status(ctx context.Context, path string, body any) (*ProfileRemoveMfaResp, error) {
-	var resp ProfileRemoveMfaResp
-	if _, _, err := c.do(ctx, call{method: "POST", path: BasePath + path, body: body, out: &resp}); err != nil {
-		return nil, err
-	}
-	return &resp, nil
+	return fetch[ProfileRemoveMfaResp](ctx, c, call{method: "POST", path: BasePath + path, body: body})
 }
 
 // UserCreate makes a user in the admin's account.
 func (c *Client) UserCreate(ctx context.Context, body UserCreateReq) (*UserResp, error) {
-	var resp UserResp
-	if _, _, err := c.do(ctx, call{method: "POST", path: BasePath + "/user/create", body: body, out: &resp}); err != nil {
-		return nil, err
-	}
-	return &resp, nil
+	return fetch[UserResp](ctx, c, call{method: "POST", path: BasePath + "/user/create", body: body})
 }
 
 // Users lists the users of the admin's account.
@@ -385,29 +371,17 @@ func (c *Client) Users(ctx context.Context) ([]UserResp, error) {
 
 // UserMetadata returns one user of the admin's account.
 func (c *Client) UserMetadata(ctx context.Context, id string) (*UserResp, error) {
-	var resp UserResp
-	if _, _, err := c.do(ctx, call{method: "GET", path: BasePath + "/user/metadata/" + url.PathEscape(id), out: &resp, safe: true}); err != nil {
-		return nil, err
-	}
-	return &resp, nil
+	return fetch[UserResp](ctx, c, call{method: "GET", path: BasePath + "/user/metadata/" + url.PathEscape(id), safe: true})
 }
 
 // UserDelete removes users of the admin's account.
 func (c *Client) UserDelete(ctx context.Context, body IdsReq) (*IdsResp, error) {
-	var resp IdsResp
-	if _, _, err := c.do(ctx, call{method: "POST", path: BasePath + "/user/delete", body: body, out: &resp}); err != nil {
-		return nil, err
-	}
-	return &resp, nil
+	return fetch[IdsResp](ctx, c, call{method: "POST", path: BasePath + "/user/delete", body: body})
 }
 
 // Settings returns the account's settings.
 func (c *Client) Settings(ctx context.Context) (*SettingsResp, error) {
-	var resp SettingsResp
-	if _, _, err := c.do(ctx, call{method: "GET", path: BasePath + "/settings", out: &resp, safe: true}); err != nil {
-		return nil, err
-	}
-	return &resp, nil
+	return fetch[SettingsResp](ctx, c, call{method: "GET", path: BasePath + "/settings", safe: true})
 }
 
 // SettingsSet changes the account's settings. A nil AuthMethods is sent as
@@ -416,11 +390,7 @@ func (c *Client) SettingsSet(ctx context.Context, body SettingsSetReq) (*Setting
 	if body.AuthMethods == nil {
 		body.AuthMethods = []AuthType{}
 	}
-	var resp SettingsResp
-	if _, _, err := c.do(ctx, call{method: "POST", path: BasePath + "/settings/set", body: body, out: &resp}); err != nil {
-		return nil, err
-	}
-	return &resp, nil
+	return fetch[SettingsResp](ctx, c, call{method: "POST", path: BasePath + "/settings/set", body: body})
 }
 
 // Healthz reports whether the server can reach its database.
