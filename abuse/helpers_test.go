@@ -633,24 +633,6 @@ func basicHeader(email, password string) string {
 
 // ---- several instances on one database
 
-// clock is a fake clock shared by the instances of a cluster.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // cluster is several mfad servers on one database (a SQLite file or a
 // PostgreSQL database) with one sealing key and one fake clock, as
 // "mfad serve" runs them; instances can be stopped and started again.
@@ -658,7 +640,7 @@ type cluster struct {
 	t         *testing.T
 	db        string
 	key       seal.Key
-	clock     *clock
+	clock     *testserver.Clock
 	mods      []func(*auth.Config)
 	AccountID string
 	AdminID   string
@@ -684,7 +666,7 @@ func forEachCluster(t *testing.T, fn func(t *testing.T, cl *cluster), mods ...fu
 			if store == "postgres" {
 				db = pgtest.NewDatabase(t)
 			}
-			cl := &cluster{t: t, db: db, key: seal.NewKey(), clock: &clock{now: time.Date(2026, 11, 26, 12, 0, 10, 0, time.UTC)}, mods: mods}
+			cl := &cluster{t: t, db: db, key: seal.NewKey(), clock: testserver.NewClock(time.Date(2026, 11, 26, 12, 0, 10, 0, time.UTC)), mods: mods}
 			fn(t, cl)
 		})
 	}

@@ -36,6 +36,10 @@ type Clock struct {
 	now time.Time
 }
 
+// NewClock returns a fake clock set to t (for tests that build their own
+// servers around one clock).
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
 // Now returns the fake time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
