@@ -123,12 +123,19 @@ type Service struct {
 	observer Observer
 	hasher   *passhash.Hasher
 	cfg      Config
+	// retries bounds the background retries of throttle settlements that
+	// failed (see settle).
+	retries chan struct{}
 }
+
+// maxRetries is how many failed throttle settlements are retried in the
+// background at once; past it a failure is logged and left counted.
+const maxRetries = 256
 
 // New returns a Service.
 func New(store mfad.Store, box Sealer, hasher *passhash.Hasher, cfg Config) *Service {
 	cfg.fill()
-	return &Service{store: store, box: box, hasher: hasher, cfg: cfg}
+	return &Service{store: store, box: box, hasher: hasher, cfg: cfg, retries: make(chan struct{}, maxRetries)}
 }
 
 // Config returns the effective configuration.
@@ -423,7 +430,18 @@ func owed(u *mfad.User, a *mfad.Account) mfad.Step {
 }
 
 // PasswordLogin is the first login step (GET /session/login with Basic).
-func (s *Service) PasswordLogin(ctx context.Context, email, password, addr string) (LoginResult, error) {
+func (s *Service) PasswordLogin(ctx context.Context, email, password, addr string) (_ LoginResult, err error) {
+	// An attempt that fails before its outcome is known (the database or
+	// the hashing pool failed part-way) is not counted: its reservations
+	// are taken back, so an outage does not lock anyone out.
+	var reserved []string
+	defer func() {
+		if err != nil && !evaluated(err) {
+			for _, key := range reserved {
+				s.release(ctx, key, s.throttle(key))
+			}
+		}
+	}()
 	// Under a flood, refuse what the hashing pool cannot take before any
 	// database write, so the flood does not queue writes in front of
 	// authenticated requests.
@@ -437,6 +455,7 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 		s.audit(ctx, event{name: "login.throttled", failure: true, detail: "client address over its limit"})
 		return LoginResult{}, tooMany(retry)
 	}
+	reserved = append(reserved, addrKey(addr))
 	// An email no user can have (over 254 bytes, not UTF-8, control
 	// characters, no @) gets the same answer as a wrong password, counted
 	// against the client address only: it never reaches the database as a
@@ -453,6 +472,7 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 		s.audit(ctx, event{name: "login.locked", step: "password", failure: true, user: u, detail: "password"})
 		return LoginResult{}, tooMany(retry)
 	}
+	reserved = append(reserved, ekey)
 	if len(password) > s.cfg.MaxPasswordLen || password == "" {
 		s.audit(ctx, event{name: "login.password.fail", step: "password", failure: true, detail: "refused before hashing"})
 		return LoginResult{}, errBadCredentials
@@ -467,10 +487,7 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 	}
 	ok, err := s.hasher.Verify(ctx, hash, password) // a dummy hash of equal cost when u is nil
 	if err != nil {
-		// Nothing was evaluated: take both reservations back.
-		s.release(ctx, ekey, s.cfg.EmailThrottle)
-		s.release(ctx, addrKey(addr), s.cfg.AddrThrottle)
-		return LoginResult{}, hashErr(err)
+		return LoginResult{}, hashErr(err) // not evaluated: taken back
 	}
 	if !ok {
 		s.audit(ctx, event{name: "login.password.fail", step: "password", failure: true, user: u, detail: "wrong email or password"})
@@ -504,16 +521,90 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 // The address's reservation is taken back by the caller that made it (the
 // password step); a second-factor step made none.
 func (s *Service) success(ctx context.Context, u *mfad.User, ekey, step string) {
-	if err := s.store.ResetThrottle(ctx, ekey); err != nil {
-		logger(ctx).ErrorContext(ctx, "reset throttle", "err", err)
-	}
+	s.settle(ctx, "reset throttle", s.cfg.EmailThrottle, func(ctx context.Context) error {
+		return s.store.ResetThrottle(ctx, ekey)
+	})
 	s.audit(ctx, event{name: "login.ok", step: step, user: u, detail: "last step: " + step})
 }
 
+// release takes back the reservation of an attempt that succeeded in part
+// or was never evaluated.
 func (s *Service) release(ctx context.Context, key string, p mfad.Throttle) {
-	if err := s.store.Release(ctx, key, p); err != nil {
-		logger(ctx).ErrorContext(ctx, "release throttle", "err", err)
+	s.settle(ctx, "release throttle", p, func(ctx context.Context) error {
+		return s.store.Release(ctx, key, p)
+	})
+}
+
+// throttle returns the policy of a throttle key.
+func (s *Service) throttle(key string) mfad.Throttle {
+	if strings.HasPrefix(key, "addr:") {
+		return s.cfg.AddrThrottle
 	}
+	return s.cfg.EmailThrottle
+}
+
+// evaluated reports whether a login step's error is the outcome of an
+// evaluated attempt (which stays counted) rather than a failure to evaluate.
+func evaluated(err error) bool {
+	var e *mfad.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code {
+	case mfad.CodeBadCredentials, mfad.CodeWrongCode, mfad.CodeTooManyAttempts:
+		return true
+	}
+	return false
+}
+
+// Retry pacing of settle.
+const (
+	settleFirstWait = 50 * time.Millisecond
+	settleMaxWait   = time.Second
+)
+
+// settle applies a throttle settlement (a release or a reset) after the
+// request's outcome is known. It runs apart from the request's
+// cancellation. When the database is unavailable it is retried in the
+// background until it lands or the throttle's window and lock have passed
+// (by then the counter has expired on its own), so that attempts caught by
+// an outage do not stay counted against a user; at most maxRetries run at
+// once, past that the failure is logged and the attempt stays counted (the
+// safe side).
+func (s *Service) settle(ctx context.Context, what string, p mfad.Throttle, op func(context.Context) error) {
+	ctx = context.WithoutCancel(ctx)
+	err := op(ctx)
+	if err == nil {
+		return
+	}
+	if !errors.Is(err, mfad.ErrUnavailable) {
+		logger(ctx).ErrorContext(ctx, what, "err", err)
+		return
+	}
+	select {
+	case s.retries <- struct{}{}:
+	default:
+		logger(ctx).ErrorContext(ctx, what+": too many retries pending, left counted", "err", err)
+		return
+	}
+	logger(ctx).WarnContext(ctx, what+": database unavailable, retrying in the background", "err", err)
+	go func() {
+		defer func() { <-s.retries }()
+		deadline := time.Now().Add(p.Window + p.Lock)
+		for wait := settleFirstWait; time.Now().Before(deadline); wait = min(2*wait, settleMaxWait) {
+			time.Sleep(wait)
+			err := op(ctx)
+			if err == nil {
+				logger(ctx).InfoContext(ctx, what+": done after the database came back")
+				return
+			}
+			if !errors.Is(err, mfad.ErrUnavailable) {
+				logger(ctx).ErrorContext(ctx, what, "err", err)
+				return
+			}
+		}
+		logger(ctx).ErrorContext(ctx, what+": gave up, the counter expires on its own", "err", err)
+	}()
 }
 
 // TokenLogin answers GET /session/login with a full X-Auth-Token.
@@ -539,7 +630,7 @@ func (s *Service) FailStep(ctx context.Context, id *Identity) error {
 
 // SecondFactor is POST /session/login: the code for the step the limited
 // session owes.
-func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthType, code string) (LoginResult, error) {
+func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthType, code string) (_ LoginResult, err error) {
 	se, u := id.Session, id.User
 	if se.Kind != mfad.SessionLimited {
 		return LoginResult{}, errUnauthenticated
@@ -558,6 +649,15 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		s.audit(ctx, event{name: "login.locked", step: stepName(se.Step), failure: true, user: u, detail: string(t)})
 		return LoginResult{}, tooMany(retry)
 	}
+	// A code whose check did not finish (the database failed part-way, no
+	// pending secret) is not counted; a wrong code stays counted even when
+	// recording it fails.
+	wrong := false
+	defer func() {
+		if err != nil && !wrong {
+			s.release(ctx, ekey, s.cfg.EmailThrottle)
+		}
+	}()
 
 	next := mfad.StepNone
 	if se.Step != mfad.StepPIN && u.HasPIN {
@@ -590,7 +690,6 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 	case mfad.StepEnroll:
 		p, secret, err := s.pending(ctx, u)
 		if err != nil {
-			s.release(ctx, ekey, s.cfg.EmailThrottle)
 			return LoginResult{}, err
 		}
 		r, err := totp.Match(secret, code, now, u.TOTPLast)
@@ -605,7 +704,6 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		if u.PINHash != "" && ValidPIN(code) {
 			match, err := s.hasher.Verify(ctx, u.PINHash, code)
 			if err != nil {
-				s.release(ctx, ekey, s.cfg.EmailThrottle)
 				return LoginResult{}, hashErr(err)
 			}
 			ok = match
@@ -637,13 +735,13 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		case errors.Is(err, mfad.ErrSessionGone):
 			return LoginResult{}, errUnauthenticated
 		case errors.Is(err, mfad.ErrNoPending):
-			s.release(ctx, ekey, s.cfg.EmailThrottle)
 			return LoginResult{}, errNoPending
 		case err != nil:
 			return LoginResult{}, err
 		}
 	}
 	if !ok {
+		wrong = true
 		closed, err := s.store.FailSession(ctx, se.Hash, s.cfg.MaxCodeFailures)
 		if err != nil {
 			return LoginResult{}, err
