@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -31,9 +32,17 @@ var migrations embed.FS
 
 // Store is the SQLite implementation of mfad.Store.
 type Store struct {
-	w     *sql.DB       // the single writer connection
-	r     *sql.DB       // read-only connections
-	wlock chan struct{} // hands the writer to waiting transactions in arrival order
+	w       *sql.DB       // the single writer connection, used by the writer goroutine only
+	r       *rdb          // read-only connections
+	writes  chan *write   // to the writer goroutine (unbuffered: senders queue in arrival order)
+	quit    chan struct{} // closed by Close
+	stopped chan struct{} // closed when the writer goroutine has returned
+	grouped atomic.Int64  // writes committed in a group of more than one
+
+	// The writer's kept statements (see stmt.go); the writer goroutine
+	// alone uses them.
+	wstmts map[string]*sql.Stmt // nil: could not be prepared
+	wwant  map[string]bool      // to prepare after the current commit
 }
 
 var _ mfad.Store = (*Store)(nil)
@@ -101,7 +110,9 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &Store{w: w, r: r, wlock: make(chan struct{}, 1)}, nil
+	s := &Store{w: w, r: &rdb{DB: r}, wstmts: map[string]*sql.Stmt{}, wwant: map[string]bool{}, writes: make(chan *write), quit: make(chan struct{}), stopped: make(chan struct{})}
+	go s.writer()
+	return s, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -116,8 +127,15 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// Close closes both pools.
+// Close stops the writer and closes both pools. Writes after Close fail
+// with mfad.ErrUnavailable.
 func (s *Store) Close() error {
+	select {
+	case <-s.quit:
+	default:
+		close(s.quit)
+	}
+	<-s.stopped
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -147,28 +165,155 @@ func dbErr(err error) error {
 	return err
 }
 
-// tx runs fn in one write transaction and commits.
+// tx runs fn in a write transaction and returns once that transaction has
+// committed (or failed). fn must do all its work through tx and may be
+// called at most once.
 //
-// Transactions take the writer in arrival order (blocked channel senders are
-// served first come, first served), so a burst of writes cannot starve one
-// request indefinitely; database/sql alone hands a free connection to a
-// random waiter.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+// One goroutine owns the writer connection. Writes reach it in arrival order
+// (blocked senders on an unbuffered channel are served first come, first
+// served), so a burst of writes cannot starve one request. Writes that queue
+// while a commit is being synced are committed together, each inside its own
+// savepoint: one that fails is rolled back alone, and one fsync makes the
+// whole group durable (group commit). Every caller learns its outcome only
+// after that commit, so no change is acknowledged before it is durable.
+func (s *Store) tx(ctx context.Context, fn func(*wtx) error) error {
+	if err := ctx.Err(); err != nil {
+		return dbErr(err)
+	}
+	w := &write{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
-	case s.wlock <- struct{}{}:
+	case s.writes <- w:
 	case <-ctx.Done():
 		return dbErr(ctx.Err())
+	case <-s.quit:
+		return errClosed
 	}
-	defer func() { <-s.wlock }()
-	tx, err := s.w.BeginTx(ctx, nil)
+	// Once handed over, the write is waited for even if ctx ends: its
+	// outcome is known only after the commit.
+	return dbErr(<-w.done)
+}
+
+var errClosed = fmt.Errorf("%w: database is closed", mfad.ErrUnavailable)
+
+// A write is one transaction's work, queued for the writer goroutine.
+type write struct {
+	ctx  context.Context
+	fn   func(*wtx) error
+	done chan error // buffered: the writer never blocks on it
+}
+
+// run calls the write's function; a panic in it fails that write instead
+// of the writer goroutine (and with it the process).
+func (w *write) run(tx *wtx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("sqlite: panic in a write: %v", p)
+		}
+	}()
+	return w.fn(tx)
+}
+
+// maxGroup bounds the writes committed together.
+const maxGroup = 128
+
+func (s *Store) writer() {
+	defer close(s.stopped)
+	group := make([]*write, 0, maxGroup)
+	for {
+		select {
+		case w := <-s.writes:
+			group = append(group[:0], w)
+		case <-s.quit:
+			return
+		}
+	gather:
+		for len(group) < maxGroup {
+			select {
+			case w := <-s.writes:
+				group = append(group, w)
+			default:
+				break gather
+			}
+		}
+		if len(group) == 1 {
+			group[0].done <- s.commitOne(group[0])
+		} else {
+			s.grouped.Add(int64(len(group)))
+			s.commitGroup(group)
+		}
+		s.prepareWanted()
+	}
+}
+
+// commitOne runs a write alone in its own transaction.
+func (s *Store) commitOne(w *write) error {
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
+	btx, err := s.w.BeginTx(context.Background(), nil)
 	if err != nil {
-		return dbErr(err)
+		return err
 	}
-	if err := fn(tx); err != nil {
+	tx := &wtx{Tx: btx, s: s}
+	if err := w.run(tx); err != nil {
 		tx.Rollback()
-		return dbErr(err)
+		return err
 	}
-	return dbErr(tx.Commit())
+	return tx.Commit()
+}
+
+// commitGroup runs the writes of group in one transaction, each in a
+// savepoint, and commits them together.
+func (s *Store) commitGroup(group []*write) {
+	bg := context.Background()
+	errs := make([]error, len(group))
+	fail := func(err error) {
+		for i, w := range group {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+			w.done <- errs[i]
+		}
+	}
+	btx, err := s.w.BeginTx(bg, nil)
+	if err != nil {
+		fail(err)
+		return
+	}
+	tx := &wtx{Tx: btx, s: s}
+	for i, w := range group {
+		if err := w.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if _, err := tx.ExecContext(bg, "SAVEPOINT w"); err != nil {
+			tx.Rollback()
+			fail(err)
+			return
+		}
+		if errs[i] = w.run(tx); errs[i] != nil {
+			// Undo this write alone. If SQLite has rolled the whole
+			// transaction back already (an I/O error, an interrupted
+			// statement), nothing of the group is committed: all fail.
+			if _, err := tx.ExecContext(bg, "ROLLBACK TO w"); err != nil {
+				tx.Rollback()
+				fail(err)
+				return
+			}
+		}
+		if _, err := tx.ExecContext(bg, "RELEASE w"); err != nil {
+			tx.Rollback()
+			fail(err)
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fail(err)
+		return
+	}
+	for i, w := range group {
+		w.done <- errs[i]
+	}
 }
 
 func ms(t time.Time) int64 {
@@ -199,7 +344,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	// A read-only or vanished database still answers reads: check that the
 	// writer can take the write lock too.
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, "UPDATE meta SET value = value WHERE key = 'ping'")
 		return err
 	})
@@ -216,7 +361,7 @@ func (s *Store) Meta(ctx context.Context, key string) (string, error) {
 
 func (s *Store) PutMetaIfAbsent(ctx context.Context, key, value string) (string, error) {
 	var v string
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO NOTHING", key, value); err != nil {
 			return err
 		}
@@ -227,7 +372,7 @@ func (s *Store) PutMetaIfAbsent(ctx context.Context, key, value string) (string,
 
 func (s *Store) Purge(ctx context.Context, now time.Time) error {
 	n := ms(now)
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE expires <= ?", n); err != nil {
 			return err
 		}
@@ -244,7 +389,7 @@ func (s *Store) Purge(ctx context.Context, now time.Time) error {
 // ---- accounts
 
 func (s *Store) CreateAccount(ctx context.Context, a *mfad.Account, admin *mfad.User) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO accounts(id, title, force_2fa, created, modified) VALUES(?, ?, ?, ?, ?)",
 			a.ID, a.Title, b2i(a.Force2FA), ms(a.Created), ms(a.Modified)); err != nil {
 			return err
@@ -276,7 +421,7 @@ func (s *Store) Account(ctx context.Context, id string) (*mfad.Account, error) {
 }
 
 func (s *Store) SetAccountForce2FA(ctx context.Context, id string, on bool, now time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		res, err := tx.ExecContext(ctx, "UPDATE accounts SET force_2fa = ?, modified = ? WHERE id = ?", b2i(on), ms(now), id)
 		if err != nil {
 			return err
@@ -293,7 +438,7 @@ func (s *Store) SetAccountForce2FA(ctx context.Context, id string, on bool, now 
 const userCols = `id, account_id, name, email, super_admin, password_hash, has_2fa, forced_2fa,
 	totp_seal, totp_gen, totp_last, has_pin, forced_pin, pin_hash, created, modified, last_login`
 
-func insertUser(ctx context.Context, tx *sql.Tx, u *mfad.User) error {
+func insertUser(ctx context.Context, tx *wtx, u *mfad.User) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO users(`+userCols+`, email_key)
 		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.AccountID, u.Name, u.Email, b2i(u.SuperAdmin), u.PasswordHash, b2i(u.Has2FA), b2i(u.Forced2FA),
@@ -331,7 +476,7 @@ func scanUser(row scanner) (*mfad.User, error) {
 }
 
 func (s *Store) CreateUser(ctx context.Context, u *mfad.User) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return insertUser(ctx, tx, u) })
+	return s.tx(ctx, func(tx *wtx) error { return insertUser(ctx, tx, u) })
 }
 
 func (s *Store) oneUser(ctx context.Context, where string, arg any) (*mfad.User, error) {
@@ -371,7 +516,7 @@ func (s *Store) Users(ctx context.Context, accountID string) ([]*mfad.User, erro
 // The ids are bound through a JSON array, so any number fits in one statement.
 // The unary + keeps SQLite from scanning the whole account through its index
 // instead of looking each id up by primary key.
-func checkIDs(ctx context.Context, tx *sql.Tx, accountID string, ids []string) (string, error) {
+func checkIDs(ctx context.Context, tx *wtx, accountID string, ids []string) (string, error) {
 	list := jsonArray(ids)
 	var want, got int
 	err := tx.QueryRowContext(ctx, `SELECT
@@ -405,7 +550,7 @@ const inIDs = "id IN (SELECT value FROM json_each(?))"
 const userInIDs = "user_id IN (SELECT value FROM json_each(?))"
 
 func (s *Store) DeleteUsers(ctx context.Context, accountID string, ids []string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		list, err := checkIDs(ctx, tx, accountID, ids)
 		if err != nil {
 			return err
@@ -421,12 +566,12 @@ func (s *Store) DeleteUsers(ctx context.Context, accountID string, ids []string)
 // ---- sessions
 
 func (s *Store) CreateSession(ctx context.Context, se *mfad.Session) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return insertSession(ctx, tx, se) })
+	return s.tx(ctx, func(tx *wtx) error { return insertSession(ctx, tx, se) })
 }
 
 // insertSession stores se; a full session is a login, recorded as the
 // user's last_login.
-func insertSession(ctx context.Context, tx *sql.Tx, se *mfad.Session) error {
+func insertSession(ctx context.Context, tx *wtx, se *mfad.Session) error {
 	if se.Kind == mfad.SessionFull {
 		if _, err := tx.ExecContext(ctx, "UPDATE users SET last_login = ? WHERE id = ?", ms(se.Created), se.UserID); err != nil {
 			return err
@@ -457,14 +602,14 @@ func (s *Store) Session(ctx context.Context, hash []byte) (*mfad.Session, error)
 }
 
 func (s *Store) TouchSession(ctx context.Context, hash []byte, now time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, "UPDATE sessions SET last_seen = ? WHERE hash = ? AND last_seen < ?", ms(now), hash, ms(now))
 		return err
 	})
 }
 
 func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE hash = ?", hash)
 		return err
 	})
@@ -472,7 +617,7 @@ func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
 
 func (s *Store) FailSession(ctx context.Context, hash []byte, max int) (bool, error) {
 	closed := false
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		var n int
 		err := tx.QueryRowContext(ctx, "UPDATE sessions SET failures = failures + 1 WHERE hash = ? AND kind = 'limited' RETURNING failures", hash).Scan(&n)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -492,7 +637,7 @@ func (s *Store) FailSession(ctx context.Context, hash []byte, max int) (bool, er
 }
 
 func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		res, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE hash = ? AND kind = 'limited' AND user_id = ?", a.LimitedHash, a.UserID)
 		if err != nil {
 			return err
@@ -535,7 +680,7 @@ func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
 // activatePending makes the pending secret id the user's active one and
 // consumes step, failing with ErrNoPending if it was replaced and ErrReplay
 // if the step is not after the last accepted one.
-func activatePending(ctx context.Context, tx *sql.Tx, userID, pendingID string, step, now int64) error {
+func activatePending(ctx context.Context, tx *wtx, userID, pendingID string, step, now int64) error {
 	res, err := tx.ExecContext(ctx, `UPDATE users SET
 			totp_seal = (SELECT seal FROM pending_totp WHERE user_id = ? AND id = ?),
 			totp_gen = totp_gen + 1, totp_last = ?, has_2fa = 1, modified = ?
@@ -561,7 +706,7 @@ func activatePending(ctx context.Context, tx *sql.Tx, userID, pendingID string, 
 // ---- factors
 
 func (s *Store) PutPendingTOTP(ctx context.Context, p *mfad.PendingTOTP) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO pending_totp(user_id, id, seal, created) VALUES(?, ?, ?, ?)
 			ON CONFLICT(user_id) DO UPDATE SET id = excluded.id, seal = excluded.seal, created = excluded.created`,
 			p.UserID, p.ID, p.Seal, ms(p.Created))
@@ -585,7 +730,7 @@ func (s *Store) PendingTOTP(ctx context.Context, userID string) (*mfad.PendingTO
 }
 
 func (s *Store) EnrollTOTP(ctx context.Context, e mfad.Enroll) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		if err := activatePending(ctx, tx, e.UserID, e.PendingID, e.Step, ms(e.Now)); err != nil {
 			return err
 		}
@@ -595,7 +740,7 @@ func (s *Store) EnrollTOTP(ctx context.Context, e mfad.Enroll) error {
 }
 
 func (s *Store) SetPIN(ctx context.Context, userID, hash string, keepHash []byte, now time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		res, err := tx.ExecContext(ctx, "UPDATE users SET has_pin = 1, pin_hash = ?, modified = ? WHERE id = ?", hash, ms(now), userID)
 		if err != nil {
 			return err
@@ -609,7 +754,7 @@ func (s *Store) SetPIN(ctx context.Context, userID, hash string, keepHash []byte
 }
 
 func (s *Store) RemoveFactor(ctx context.Context, userID string, t mfad.AuthType, now time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		var forced2, forcedPIN, account2 int
 		err := tx.QueryRowContext(ctx, `SELECT u.forced_2fa, u.forced_pin, a.force_2fa
 			FROM users u JOIN accounts a ON a.id = u.account_id WHERE u.id = ?`, userID).Scan(&forced2, &forcedPIN, &account2)
@@ -642,7 +787,7 @@ func (s *Store) RemoveFactor(ctx context.Context, userID string, t mfad.AuthType
 }
 
 func (s *Store) AdminSetFactor(ctx context.Context, accountID string, ids []string, t mfad.AuthType, pinHash string, now time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		list, err := checkIDs(ctx, tx, accountID, ids)
 		if err != nil {
 			return err
@@ -664,7 +809,7 @@ func (s *Store) AdminSetFactor(ctx context.Context, accountID string, ids []stri
 }
 
 func (s *Store) AdminRemoveFactor(ctx context.Context, accountID string, ids []string, t mfad.AuthType, now time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		list, err := checkIDs(ctx, tx, accountID, ids)
 		if err != nil {
 			return err
@@ -693,7 +838,7 @@ func (s *Store) AdminRemoveFactor(ctx context.Context, accountID string, ids []s
 }
 
 func (s *Store) AdminResetTOTP(ctx context.Context, accountID string, ids []string, now time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		list, err := checkIDs(ctx, tx, accountID, ids)
 		if err != nil {
 			return err
@@ -714,7 +859,7 @@ func (s *Store) AdminResetTOTP(ctx context.Context, accountID string, ids []stri
 func (s *Store) Reserve(ctx context.Context, key string, p mfad.Throttle, now time.Time) (time.Duration, error) {
 	var retry time.Duration
 	n := ms(now)
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		var count int
 		var start, locked int64
 		err := tx.QueryRowContext(ctx, "SELECT count, window_start, locked_until FROM throttle WHERE key = ?", key).Scan(&count, &start, &locked)
@@ -742,17 +887,17 @@ func (s *Store) Reserve(ctx context.Context, key string, p mfad.Throttle, now ti
 }
 
 func (s *Store) Release(ctx context.Context, key string, p mfad.Throttle) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return release(ctx, tx, key, p.Limit) })
+	return s.tx(ctx, func(tx *wtx) error { return release(ctx, tx, key, p.Limit) })
 }
 
-func release(ctx context.Context, tx *sql.Tx, key string, limit int) error {
+func release(ctx context.Context, tx *wtx, key string, limit int) error {
 	_, err := tx.ExecContext(ctx, `UPDATE throttle SET count = max(count - 1, 0),
 		locked_until = CASE WHEN count - 1 < ? THEN 0 ELSE locked_until END WHERE key = ?`, limit, key)
 	return err
 }
 
 func (s *Store) ResetThrottle(ctx context.Context, key string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM throttle WHERE key = ?", key)
 		return err
 	})
@@ -764,10 +909,10 @@ func (s *Store) RecordAudit(ctx context.Context, events []*mfad.AuditEvent) erro
 	if len(events) == 0 {
 		return nil
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error { return insertAudit(ctx, tx, events) })
+	return s.tx(ctx, func(tx *wtx) error { return insertAudit(ctx, tx, events) })
 }
 
-func insertAudit(ctx context.Context, tx *sql.Tx, events []*mfad.AuditEvent) error {
+func insertAudit(ctx context.Context, tx *wtx, events []*mfad.AuditEvent) error {
 	for _, e := range events {
 		if err := tx.QueryRowContext(ctx, `INSERT INTO audit(account_id, actor_id, user_id, event, outcome, addr, detail, at)
 			VALUES(?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -827,7 +972,7 @@ func (s *Store) Reseal(ctx context.Context, old mfad.SealedSecret, seal []byte) 
 		query = "UPDATE pending_totp SET seal = ? WHERE user_id = ? AND seal = ?"
 	}
 	done := false
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		res, err := tx.ExecContext(ctx, query, seal, old.UserID, old.Seal)
 		if err != nil {
 			return err
@@ -840,7 +985,7 @@ func (s *Store) Reseal(ctx context.Context, old mfad.SealedSecret, seal []byte) 
 }
 
 func (s *Store) SetMeta(ctx context.Context, key, value string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value)
 		return err
 	})
@@ -856,7 +1001,7 @@ func (s *Store) CountSessions(ctx context.Context, now time.Time) (full, limited
 
 // Pools are the database/sql pools, for metrics.
 func (s *Store) Pools() map[string]*sql.DB {
-	return map[string]*sql.DB{"sqlite_writer": s.w, "sqlite_reader": s.r}
+	return map[string]*sql.DB{"sqlite_writer": s.w, "sqlite_reader": s.r.DB}
 }
 
 // prefixed scans leading columns before the ones its caller asks for.

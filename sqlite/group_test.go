@@ -1,0 +1,154 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// Writes committed together keep the outcome each would have alone: a write
+// that fails leaves nothing, the others land, whatever their neighbours did.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "mfad.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	errWant := errors.New("this write fails")
+	const n = 400
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.tx(ctx, func(tx *wtx) error {
+				if _, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES(?, 'v')", fmt.Sprintf("k-%d", i)); err != nil {
+					return err
+				}
+				if i%3 == 0 {
+					return errWant // after writing: the write must be undone
+				}
+				if i%3 == 1 {
+					// A statement error inside the write: undone too.
+					if _, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES(?, 'v')", fmt.Sprintf("k-%d", i)); err == nil {
+						return errors.New("a duplicate key was accepted")
+					}
+					return errWant
+				}
+				return nil
+			})
+			switch {
+			case i%3 == 2 && err != nil:
+				t.Errorf("write %d: %v", i, err)
+			case i%3 != 2 && !errors.Is(err, errWant):
+				t.Errorf("write %d: %v, want its own error", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if s.grouped.Load() == 0 {
+		t.Fatal("no writes were committed together: the test did not exercise groups")
+	}
+	rows, err := s.r.QueryContext(ctx, "SELECT key FROM meta WHERE key LIKE 'k-%'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	have := map[string]bool{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		have[k] = true
+	}
+	for i := range n {
+		k := fmt.Sprintf("k-%d", i)
+		if have[k] != (i%3 == 2) {
+			t.Errorf("%s present: %v, want %v", k, have[k], i%3 == 2)
+		}
+	}
+}
+
+// A write whose context ends while it waits for the writer is not run.
+func TestGroupCommitSkipsCancelledWrites(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "mfad.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	release := make(chan struct{})
+	started := make(chan struct{})
+	go s.tx(ctx, func(tx *wtx) error { // holds the writer
+		close(started)
+		<-release
+		return nil
+	})
+	<-started
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() {
+		done <- s.tx(cctx, func(tx *wtx) error {
+			_, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES('cancelled', 'v')")
+			return err
+		})
+	}()
+	cancel()
+	close(release)
+	if err := <-done; err == nil {
+		t.Fatal("a cancelled write reported success")
+	}
+	var n int
+	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM meta WHERE key = 'cancelled'").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the cancelled write is there: %d %v", n, err)
+	}
+}
+
+// Writes after Close fail cleanly.
+func TestWriteAfterClose(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "mfad.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := s.tx(ctx, func(tx *wtx) error { return nil }); err == nil {
+		t.Fatal("a write after Close succeeded")
+	}
+}
+
+// A write that panics fails alone; the writer keeps serving.
+func TestWritePanicFailsOnlyThatWrite(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "mfad.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.tx(ctx, func(tx *wtx) error {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES('panicked', 'v')"); err != nil {
+			return err
+		}
+		var m map[string]int
+		m["boom"]++ // a nil map: panics
+		return nil
+	})
+	if err == nil {
+		t.Fatal("a panicking write reported success")
+	}
+	if err := s.tx(ctx, func(tx *wtx) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES('after', 'v')")
+		return err
+	}); err != nil {
+		t.Fatalf("a write after the panic: %v", err)
+	}
+	var n int
+	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM meta WHERE key IN ('panicked', 'after')").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("rows after the panic: %d %v, want only the later write", n, err)
+	}
+}
