@@ -74,3 +74,11 @@ var (
 	ErrNoPending   = errors.New("no pending totp secret")
 	ErrUnavailable = errors.New("database unavailable")
 )
+
+// LockedError is a throttle key found locked; the lock ends after
+// RetryAfter.
+type LockedError struct {
+	RetryAfter time.Duration
+}
+
+func (e *LockedError) Error() string { return fmt.Sprintf("locked for %s", e.RetryAfter) }

@@ -87,6 +87,12 @@ type Advance struct {
 	Next        *Session
 	Now         time.Time
 
+	// CheckKey, when set, is the throttle key of a step whose attempt was
+	// not reserved beforehand (a TOTP code: cheap to check, so it is
+	// checked first and only counted when wrong). The transaction refuses
+	// with a *LockedError, changing nothing, while the key is locked.
+	CheckKey string
+
 	// In the same transaction: the throttle key to clear (a completed
 	// login) or to take one attempt back from (another factor still owed),
 	// and the audit trail entries of the step.

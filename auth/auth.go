@@ -643,18 +643,27 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 	}
 	now := s.now()
 	ekey := emailKey(u.Email)
-	if retry, err := s.store.Reserve(ctx, ekey, s.cfg.EmailThrottle, now); err != nil {
-		return LoginResult{}, err
-	} else if retry > 0 {
-		s.audit(ctx, event{name: "login.locked", step: stepName(se.Step), failure: true, user: u, detail: string(t)})
-		return LoginResult{}, tooMany(retry)
+	// A PIN (argon2id) or an enrollment code reserves its attempt before it
+	// is checked, so concurrent guesses cannot get more checks than the
+	// limit. A TOTP code is cheap to check: it is checked first and counted
+	// only when wrong, and a right one commits only while the email is not
+	// locked (in the step's one transaction), so past the limit a right code
+	// gets the same 429 as a wrong one and guesses learn nothing more.
+	reserveFirst := se.Step != mfad.StepTOTP
+	if reserveFirst {
+		if retry, err := s.store.Reserve(ctx, ekey, s.cfg.EmailThrottle, now); err != nil {
+			return LoginResult{}, err
+		} else if retry > 0 {
+			s.audit(ctx, event{name: "login.locked", step: stepName(se.Step), failure: true, user: u, detail: string(t)})
+			return LoginResult{}, tooMany(retry)
+		}
 	}
 	// A code whose check did not finish (the database failed part-way, no
 	// pending secret) is not counted; a wrong code stays counted even when
 	// recording it fails.
 	wrong := false
 	defer func() {
-		if err != nil && !wrong {
+		if reserveFirst && err != nil && !wrong {
 			s.release(ctx, ekey, s.cfg.EmailThrottle)
 		}
 	}()
@@ -721,14 +730,23 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		adv.ResetKey = ekey
 	} else {
 		done = append(done, event{name: "login.factor.ok", step: stepName(se.Step), user: u, detail: fmt.Sprintf("%s; next Mfa-Code %d", t, next)})
-		adv.ReleaseKey, adv.ReleaseLimit = ekey, s.cfg.EmailThrottle.Limit
+		if reserveFirst {
+			adv.ReleaseKey, adv.ReleaseLimit = ekey, s.cfg.EmailThrottle.Limit
+		}
+	}
+	if !reserveFirst {
+		adv.CheckKey = ekey
 	}
 	for _, e := range done {
 		adv.Audit = append(adv.Audit, s.auditRows(ctx, e)...)
 	}
 	if ok {
 		err := s.store.AdvanceLogin(ctx, adv)
+		var locked *mfad.LockedError
 		switch {
+		case errors.As(err, &locked):
+			s.audit(ctx, event{name: "login.locked", step: stepName(se.Step), failure: true, user: u, detail: string(t)})
+			return LoginResult{}, tooMany(locked.RetryAfter)
 		case errors.Is(err, mfad.ErrReplay):
 			s.audit(ctx, event{name: "totp.replay", failure: true, user: u, detail: "a code already used"})
 			ok = false
@@ -741,6 +759,15 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		}
 	}
 	if !ok {
+		if !reserveFirst {
+			// Counted now; refused like any attempt while locked.
+			if retry, err := s.store.Reserve(ctx, ekey, s.cfg.EmailThrottle, now); err != nil {
+				return LoginResult{}, err
+			} else if retry > 0 {
+				s.audit(ctx, event{name: "login.locked", step: stepName(se.Step), failure: true, user: u, detail: string(t)})
+				return LoginResult{}, tooMany(retry)
+			}
+		}
 		wrong = true
 		closed, err := s.store.FailSession(ctx, se.Hash, s.cfg.MaxCodeFailures)
 		if err != nil {

@@ -486,6 +486,16 @@ func (s *Store) FailSession(ctx context.Context, hash []byte, max int) (bool, er
 
 func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		if a.CheckKey != "" {
+			var locked int64
+			err := tx.QueryRowContext(ctx, "SELECT locked_until FROM throttle WHERE key = $1", a.CheckKey).Scan(&locked)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			if n := ms(a.Now); locked > n {
+				return &mfad.LockedError{RetryAfter: time.Duration(locked-n) * time.Millisecond}
+			}
+		}
 		res, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE hash = $1 AND kind = 'limited' AND user_id = $2", a.LimitedHash, a.UserID)
 		if err != nil {
 			return err

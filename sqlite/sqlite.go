@@ -77,7 +77,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	}
 	dsn := func(extra string) string {
 		q := url.Values{}
-		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(" + sync + ")"} {
+		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(" + sync + ")", "temp_store(MEMORY)"} {
 			q.Add("_pragma", p)
 		}
 		if extra != "" {
@@ -638,6 +638,16 @@ func (s *Store) FailSession(ctx context.Context, hash []byte, max int) (bool, er
 
 func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
 	return s.tx(ctx, func(tx *wtx) error {
+		if a.CheckKey != "" {
+			var locked int64
+			err := tx.QueryRowContext(ctx, "SELECT locked_until FROM throttle WHERE key = ?", a.CheckKey).Scan(&locked)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			if n := ms(a.Now); locked > n {
+				return &mfad.LockedError{RetryAfter: time.Duration(locked-n) * time.Millisecond}
+			}
+		}
 		res, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE hash = ? AND kind = 'limited' AND user_id = ?", a.LimitedHash, a.UserID)
 		if err != nil {
 			return err

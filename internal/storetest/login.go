@@ -299,3 +299,56 @@ func testFailSession(t *testing.T, s mfad.Store) {
 		t.Errorf("full session counted %d failures", se.Failures)
 	}
 }
+
+// AdvanceLogin with CheckKey refuses, changing nothing, while the key is
+// locked, and proceeds once the lock has passed.
+func testAdvanceLoginCheckKey(t *testing.T, s mfad.Store) {
+	ctx := t.Context()
+	a, _ := newAccount(t, s, false)
+	u := totpUser(t, s, a.ID, 2)
+	p := mfad.Throttle{Limit: 2, Window: time.Hour, Lock: time.Minute}
+	for i := 0; i < p.Limit; i++ {
+		if retry, err := s.Reserve(ctx, "email:check", p, t0); err != nil || retry != 0 {
+			t.Fatalf("reserve %d: %v %v", i, retry, err)
+		}
+	}
+	lim := newSession(t, s, u.ID, mfad.SessionLimited, mfad.StepTOTP)
+	nx := fullNext(u.ID)
+	adv := mfad.Advance{LimitedHash: lim.Hash, UserID: u.ID, TOTPStep: 30, TOTPGen: 2, Next: nx, Now: t0.Add(20 * time.Second),
+		CheckKey: "email:check", ResetKey: "email:check", Audit: []*mfad.AuditEvent{{AccountID: a.ID, ActorID: u.ID, UserID: u.ID,
+			Event: "login.ok", Outcome: "success", Time: t0}}}
+	err := s.AdvanceLogin(ctx, adv)
+	var locked *mfad.LockedError
+	if !errors.As(err, &locked) || locked.RetryAfter != 40*time.Second {
+		t.Fatalf("advance on a locked key: %v, want a LockedError of 40s", err)
+	}
+	if !sessionExists(t, s, lim.Hash) || sessionExists(t, s, nx.Hash) {
+		t.Error("a refused advance swapped the sessions")
+	}
+	if got := getUser(t, s, u.ID); got.TOTPLast != 0 {
+		t.Errorf("a refused advance consumed TOTP step %d", got.TOTPLast)
+	}
+	if ev, err := s.AuditEvents(ctx, a.ID, 0, 10); err != nil || len(ev) != 0 {
+		t.Errorf("a refused advance wrote audit entries: %v %v", ev, err)
+	}
+	if retry, err := s.Reserve(ctx, "email:check", p, t0.Add(20*time.Second)); err != nil || retry != 40*time.Second {
+		t.Errorf("the key after a refused advance: retry %v %v, want still locked for 40s", retry, err)
+	}
+	// Once the lock has passed, the same advance commits and clears the key.
+	adv.Now = t0.Add(time.Minute)
+	if err := s.AdvanceLogin(ctx, adv); err != nil {
+		t.Fatalf("advance after the lock: %v", err)
+	}
+	if sessionExists(t, s, lim.Hash) || !sessionExists(t, s, nx.Hash) {
+		t.Error("the advance after the lock did not swap the sessions")
+	}
+	if retry, err := s.Reserve(ctx, "email:check", p, t0.Add(time.Minute)); err != nil || retry != 0 {
+		t.Errorf("the key after the login: retry %v %v, want cleared", retry, err)
+	}
+	// An unknown key is not locked.
+	lim2 := newSession(t, s, u.ID, mfad.SessionLimited, mfad.StepTOTP)
+	if err := s.AdvanceLogin(ctx, mfad.Advance{LimitedHash: lim2.Hash, UserID: u.ID, TOTPStep: 31, TOTPGen: 2, Next: fullNext(u.ID), Now: t0.Add(time.Minute),
+		CheckKey: "email:never-seen"}); err != nil {
+		t.Errorf("advance with an unknown key: %v", err)
+	}
+}

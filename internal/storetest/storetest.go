@@ -46,6 +46,7 @@ var tests = []struct {
 	{"AdvanceLoginReplayConcurrentSessions", testAdvanceLoginReplayConcurrentSessions},
 	{"AdvanceLoginOneSessionConcurrent", testAdvanceLoginOneSessionConcurrent},
 	{"AdvanceLoginChecks", testAdvanceLoginChecks},
+	{"AdvanceLoginCheckKey", testAdvanceLoginCheckKey},
 	{"AdvanceLoginStaleGenAfterReset", testAdvanceLoginStaleGenAfterReset},
 	{"AdvanceLoginEnrollPending", testAdvanceLoginEnrollPending},
 	{"FailSession", testFailSession},
