@@ -423,7 +423,13 @@ func (s *Store) CreateSession(ctx context.Context, se *mfad.Session) error {
 // insertSession stores se; a full session is a login, recorded as the
 // user's last_login.
 func insertSession(ctx context.Context, tx *sql.Tx, se *mfad.Session) error {
-	if se.Kind == mfad.SessionFull {
+	return insertSessionLogin(ctx, tx, se, se.Kind == mfad.SessionFull)
+}
+
+// insertSessionLogin is insertSession; login says whether to record the
+// user's last_login (false when the caller has).
+func insertSessionLogin(ctx context.Context, tx *sql.Tx, se *mfad.Session, login bool) error {
+	if login {
 		if _, err := tx.ExecContext(ctx, "UPDATE users SET last_login = $1 WHERE id = $2", ms(se.Created), se.UserID); err != nil {
 			return err
 		}
@@ -503,13 +509,18 @@ func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
 		if n, _ := res.RowsAffected(); n != 1 {
 			return mfad.ErrSessionGone
 		}
+		full := a.Next.Kind == mfad.SessionFull
+		recorded := false // last_login already set
 		if a.PendingID != "" {
 			if err := activatePending(ctx, tx, a.UserID, a.PendingID, a.TOTPStep, ms(a.Now)); err != nil {
 				return err
 			}
 		} else if a.TOTPStep > 0 {
-			res, err := tx.ExecContext(ctx, `UPDATE users SET totp_last = $1
-				WHERE id = $2 AND totp_last < $1 AND totp_gen = $3 AND totp_seal IS NOT NULL`, a.TOTPStep, a.UserID, a.TOTPGen)
+			recorded = true
+			// The step is consumed, and a completed login recorded, in one
+			// statement.
+			res, err := tx.ExecContext(ctx, `UPDATE users SET totp_last = $1, last_login = CASE WHEN $4 THEN $5 ELSE last_login END
+				WHERE id = $2 AND totp_last < $1 AND totp_gen = $3 AND totp_seal IS NOT NULL`, a.TOTPStep, a.UserID, a.TOTPGen, full, ms(a.Next.Created))
 			if err != nil {
 				return err
 			}
@@ -517,7 +528,7 @@ func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
 				return mfad.ErrReplay
 			}
 		}
-		if err := insertSession(ctx, tx, a.Next); err != nil {
+		if err := insertSessionLogin(ctx, tx, a.Next, full && !recorded); err != nil {
 			return err
 		}
 		if a.ResetKey != "" {

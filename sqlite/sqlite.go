@@ -572,7 +572,13 @@ func (s *Store) CreateSession(ctx context.Context, se *mfad.Session) error {
 // insertSession stores se; a full session is a login, recorded as the
 // user's last_login.
 func insertSession(ctx context.Context, tx *wtx, se *mfad.Session) error {
-	if se.Kind == mfad.SessionFull {
+	return insertSessionLogin(ctx, tx, se, se.Kind == mfad.SessionFull)
+}
+
+// insertSessionLogin is insertSession; login says whether to record the
+// user's last_login (false when the caller has).
+func insertSessionLogin(ctx context.Context, tx *wtx, se *mfad.Session, login bool) error {
+	if login {
 		if _, err := tx.ExecContext(ctx, "UPDATE users SET last_login = ? WHERE id = ?", ms(se.Created), se.UserID); err != nil {
 			return err
 		}
@@ -656,13 +662,19 @@ func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
 			return mfad.ErrSessionGone
 		}
 		now := ms(a.Now)
+		full := a.Next.Kind == mfad.SessionFull
+		recorded := false // last_login already set
 		if a.PendingID != "" {
 			if err := activatePending(ctx, tx, a.UserID, a.PendingID, a.TOTPStep, now); err != nil {
 				return err
 			}
 		} else if a.TOTPStep > 0 {
-			res, err := tx.ExecContext(ctx, "UPDATE users SET totp_last = ? WHERE id = ? AND totp_last < ? AND totp_gen = ? AND totp_seal IS NOT NULL",
-				a.TOTPStep, a.UserID, a.TOTPStep, a.TOTPGen)
+			recorded = true
+			// The step is consumed, and a completed login recorded, in one
+			// statement.
+			res, err := tx.ExecContext(ctx, `UPDATE users SET totp_last = ?, last_login = CASE WHEN ? THEN ? ELSE last_login END
+				WHERE id = ? AND totp_last < ? AND totp_gen = ? AND totp_seal IS NOT NULL`,
+				a.TOTPStep, full, ms(a.Next.Created), a.UserID, a.TOTPStep, a.TOTPGen)
 			if err != nil {
 				return err
 			}
@@ -670,7 +682,7 @@ func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
 				return mfad.ErrReplay
 			}
 		}
-		if err := insertSession(ctx, tx, a.Next); err != nil {
+		if err := insertSessionLogin(ctx, tx, a.Next, full && !recorded); err != nil {
 			return err
 		}
 		if a.ResetKey != "" {
