@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mfad/mfad"
 )
@@ -117,6 +118,13 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		if err != nil || !(mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
 			return mfad.Errorf(mfad.CodeMediaType, "Content-Type must be application/json")
 		}
+	}
+	// The body gets the whole read timeout from now on: the token check
+	// before it may have waited for the database, and a request that
+	// waited must not then fail as unreadable. A slow body is still cut
+	// off, ReadTimeout after this point.
+	if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(ReadTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return badJSON("cannot read request body")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
