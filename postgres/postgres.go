@@ -779,14 +779,52 @@ func (s *Store) RecordAudit(ctx context.Context, events []*mfad.AuditEvent) erro
 }
 
 func insertAudit(ctx context.Context, tx *sql.Tx, events []*mfad.AuditEvent) error {
-	for _, e := range events {
-		if err := tx.QueryRowContext(ctx, `INSERT INTO audit(account_id, actor_id, user_id, event, outcome, addr, detail, at)
+	if len(events) == 0 {
+		return nil
+	}
+	if len(events) == 1 {
+		e := events[0]
+		return tx.QueryRowContext(ctx, `INSERT INTO audit(account_id, actor_id, user_id, event, outcome, addr, detail, at)
 			VALUES($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-			e.AccountID, e.ActorID, e.UserID, e.Event, e.Outcome, e.Addr, e.Detail, ms(e.Time)).Scan(&e.ID); err != nil {
+			e.AccountID, e.ActorID, e.UserID, e.Event, e.Outcome, e.Addr, e.Detail, ms(e.Time)).Scan(&e.ID)
+	}
+	// Many rows (an admin call on up to thousands of users) in two round
+	// trips instead of one per row: the ids first, so that each event
+	// learns its own, then every row in one INSERT.
+	rows, err := tx.QueryContext(ctx, "SELECT nextval(pg_get_serial_sequence('audit', 'id')) FROM generate_series(1, $1)", len(events))
+	if err != nil {
+		return err
+	}
+	ids := make([]int64, 0, len(events))
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
 			return err
 		}
+		ids = append(ids, id)
 	}
-	return nil
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	if len(ids) != len(events) {
+		return fmt.Errorf("postgres: %d audit ids for %d events", len(ids), len(events))
+	}
+	slices.Sort(ids) // the events' order is the trail's order
+	cols := make([][]string, 7)
+	for i := range cols {
+		cols[i] = make([]string, len(events))
+	}
+	at := make([]int64, len(events))
+	for i, e := range events {
+		e.ID = ids[i]
+		cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i], cols[5][i], cols[6][i] = e.AccountID, e.ActorID, e.UserID, e.Event, e.Outcome, e.Addr, e.Detail
+		at[i] = ms(e.Time)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit(id, account_id, actor_id, user_id, event, outcome, addr, detail, at)
+		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])`,
+		ids, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], at)
+	return err
 }
 
 func (s *Store) AuditEvents(ctx context.Context, accountID string, before int64, limit int) ([]*mfad.AuditEvent, error) {

@@ -18,18 +18,29 @@ const maxStmts = 256
 // writer connection. It is used only on the writer goroutine.
 type wtx struct {
 	*sql.Tx
-	s *Store
+	s     *Store
+	bound map[string]*sql.Stmt // the kept statements bound to this transaction
 }
 
 // stmt returns the transaction's handle of the kept statement of q, or nil
 // when q is not prepared yet; then it asks the writer to prepare q after the
 // commit (the writer's one connection is busy with this transaction now).
 func (t *wtx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if st, ok := t.bound[q]; ok {
+		return st
+	}
 	if st, ok := t.s.wstmts[q]; ok {
 		if st == nil {
 			return nil
 		}
-		return t.Tx.StmtContext(ctx, st)
+		// Bound once per transaction: a loop over 1,000 rows runs one
+		// statement 1,000 times.
+		b := t.Tx.StmtContext(ctx, st)
+		if t.bound == nil {
+			t.bound = map[string]*sql.Stmt{}
+		}
+		t.bound[q] = b
+		return b
 	}
 	if len(t.s.wstmts)+len(t.s.wwant) < maxStmts {
 		t.s.wwant[q] = true
