@@ -265,7 +265,7 @@ func settings(cfg Config, store, mode string) []string {
 		"client: Go net/http, keep-alive, one connection per worker; the baseline is a bare net/http handler writing {\"ok\":true} on its own loopback listener, driven by the same client",
 	}
 	if store == "sqlite" {
-		s = append(s, "SQLite as mfad opens it: WAL, synchronous=FULL, one writer connection with BEGIN IMMEDIATE, a pool of read-only connections")
+		s = append(s, "SQLite as mfad opens it: WAL, synchronous=FULL, one writer connection committing the writes that queue together (group commit), a pool of read-only connections, statements prepared once")
 	}
 	if mode != "url" {
 		s = append(s, fmt.Sprintf("seeded directly in the database: %d admin-call targets without a factor, the other users 80%% TOTP, 10%% TOTP+PIN, 10%% no factor; %d full sessions at the first scale and %d more at each later one, the newest %[3]d being those the authenticated scenarios rotate through (each recorded at most once a minute, as the server does); the second-factor scenario draws from up to %d TOTP users, with limited sessions inserted and their last TOTP step reset before each window",
