@@ -152,3 +152,49 @@ func TestWritePanicFailsOnlyThatWrite(t *testing.T) {
 		t.Fatalf("rows after the panic: %d %v, want only the later write", n, err)
 	}
 }
+
+// A large write (txSolo) is never committed inside a group, even when
+// small writes queue around it.
+func TestSoloWritesCommitAlone(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "mfad.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var wg sync.WaitGroup
+	for i := range 300 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%15 == 0 {
+				err := s.txSolo(ctx, func(tx *wtx) error {
+					// Inside a group this write would hold the savepoint w.
+					if _, err := tx.ExecContext(ctx, "RELEASE w"); err == nil {
+						return errors.New("a solo write ran inside a group")
+					}
+					_, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES(?, 'v')", fmt.Sprintf("solo-%d", i))
+					return err
+				})
+				if err != nil {
+					t.Errorf("solo write %d: %v", i, err)
+				}
+				return
+			}
+			if err := s.tx(ctx, func(tx *wtx) error {
+				_, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES(?, 'v')", fmt.Sprintf("small-%d", i))
+				return err
+			}); err != nil {
+				t.Errorf("write %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if s.grouped.Load() == 0 {
+		t.Fatal("no writes were committed together: the test did not exercise groups")
+	}
+	var n int
+	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM meta WHERE key LIKE 'solo-%' OR key LIKE 'small-%'").Scan(&n); err != nil || n != 300 {
+		t.Fatalf("%d rows, want 300: %v", n, err)
+	}
+}

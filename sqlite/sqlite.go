@@ -177,10 +177,21 @@ func dbErr(err error) error {
 // whole group durable (group commit). Every caller learns its outcome only
 // after that commit, so no change is acknowledged before it is durable.
 func (s *Store) tx(ctx context.Context, fn func(*wtx) error) error {
+	return s.submit(ctx, fn, false)
+}
+
+// txSolo is tx for a large write (an admin call on up to thousands of
+// users): it is committed alone, not in a group, so that the savepoint
+// journals of many large writes do not pile up in memory at once.
+func (s *Store) txSolo(ctx context.Context, fn func(*wtx) error) error {
+	return s.submit(ctx, fn, true)
+}
+
+func (s *Store) submit(ctx context.Context, fn func(*wtx) error, solo bool) error {
 	if err := ctx.Err(); err != nil {
 		return dbErr(err)
 	}
-	w := &write{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	w := &write{ctx: ctx, fn: fn, solo: solo, done: make(chan error, 1)}
 	select {
 	case s.writes <- w:
 	case <-ctx.Done():
@@ -199,6 +210,7 @@ var errClosed = fmt.Errorf("%w: database is closed", mfad.ErrUnavailable)
 type write struct {
 	ctx  context.Context
 	fn   func(*wtx) error
+	solo bool       // committed alone (see txSolo)
 	done chan error // buffered: the writer never blocks on it
 }
 
@@ -219,17 +231,26 @@ const maxGroup = 128
 func (s *Store) writer() {
 	defer close(s.stopped)
 	group := make([]*write, 0, maxGroup)
+	var next *write // a solo write that ended the last gathering
 	for {
-		select {
-		case w := <-s.writes:
-			group = append(group[:0], w)
-		case <-s.quit:
-			return
-		}
-	gather:
-		for len(group) < maxGroup {
+		if next != nil {
+			group, next = append(group[:0], next), nil
+		} else {
 			select {
 			case w := <-s.writes:
+				group = append(group[:0], w)
+			case <-s.quit:
+				return
+			}
+		}
+	gather:
+		for len(group) < maxGroup && !group[0].solo {
+			select {
+			case w := <-s.writes:
+				if w.solo {
+					next = w // after this group, in arrival order
+					break gather
+				}
 				group = append(group, w)
 			default:
 				break gather
@@ -372,7 +393,7 @@ func (s *Store) PutMetaIfAbsent(ctx context.Context, key, value string) (string,
 
 func (s *Store) Purge(ctx context.Context, now time.Time) error {
 	n := ms(now)
-	return s.tx(ctx, func(tx *wtx) error {
+	return s.txSolo(ctx, func(tx *wtx) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE expires <= ?", n); err != nil {
 			return err
 		}
@@ -550,7 +571,7 @@ const inIDs = "id IN (SELECT value FROM json_each(?))"
 const userInIDs = "user_id IN (SELECT value FROM json_each(?))"
 
 func (s *Store) DeleteUsers(ctx context.Context, accountID string, ids []string) error {
-	return s.tx(ctx, func(tx *wtx) error {
+	return s.txSolo(ctx, func(tx *wtx) error {
 		list, err := checkIDs(ctx, tx, accountID, ids)
 		if err != nil {
 			return err
@@ -809,7 +830,7 @@ func (s *Store) RemoveFactor(ctx context.Context, userID string, t mfad.AuthType
 }
 
 func (s *Store) AdminSetFactor(ctx context.Context, accountID string, ids []string, t mfad.AuthType, pinHash string, now time.Time) error {
-	return s.tx(ctx, func(tx *wtx) error {
+	return s.txSolo(ctx, func(tx *wtx) error {
 		list, err := checkIDs(ctx, tx, accountID, ids)
 		if err != nil {
 			return err
@@ -831,7 +852,7 @@ func (s *Store) AdminSetFactor(ctx context.Context, accountID string, ids []stri
 }
 
 func (s *Store) AdminRemoveFactor(ctx context.Context, accountID string, ids []string, t mfad.AuthType, now time.Time) error {
-	return s.tx(ctx, func(tx *wtx) error {
+	return s.txSolo(ctx, func(tx *wtx) error {
 		list, err := checkIDs(ctx, tx, accountID, ids)
 		if err != nil {
 			return err
@@ -860,7 +881,7 @@ func (s *Store) AdminRemoveFactor(ctx context.Context, accountID string, ids []s
 }
 
 func (s *Store) AdminResetTOTP(ctx context.Context, accountID string, ids []string, now time.Time) error {
-	return s.tx(ctx, func(tx *wtx) error {
+	return s.txSolo(ctx, func(tx *wtx) error {
 		list, err := checkIDs(ctx, tx, accountID, ids)
 		if err != nil {
 			return err
@@ -930,6 +951,9 @@ func (s *Store) ResetThrottle(ctx context.Context, key string) error {
 func (s *Store) RecordAudit(ctx context.Context, events []*mfad.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
+	}
+	if len(events) > 16 {
+		return s.txSolo(ctx, func(tx *wtx) error { return insertAudit(ctx, tx, events) })
 	}
 	return s.tx(ctx, func(tx *wtx) error { return insertAudit(ctx, tx, events) })
 }

@@ -97,6 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	short := fs.Bool("short", false, "CI mode: 2s per scenario, 2000 users, 2000 sessions, concurrency 1,16 (explicit flags win)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of a table")
 	jsonFile := fs.String("json-out", "", "also write the JSON report to this file")
+	markdown := fs.Bool("markdown", false, "print the report as Markdown tables (as in BENCHMARKS.md) instead of a table")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile (in-process mode) of one window to this file")
 	blockprofile := fs.String("blockprofile", "", "write a profile of where goroutines waited (in-process mode) during that window to this file")
 	profScenario := fs.String("profile-scenario", scSecondFactor, "the scenario --cpuprofile and --blockprofile cover")
@@ -116,7 +117,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *from != "" {
-		return reprint(*from, *jsonOut, stdout, stderr)
+		return reprint(*from, format(*jsonOut, *markdown), stdout, stderr)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -157,11 +158,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	rep, err := Run(ctx, cfg, stderr)
 	if rep != nil && len(rep.Results) > 0 {
-		if *jsonOut {
-			writeJSON(stdout, rep)
-		} else {
-			writeTable(stdout, rep)
-		}
+		printReport(stdout, rep, format(*jsonOut, *markdown))
 		if *jsonFile != "" {
 			if f, ferr := os.Create(*jsonFile); ferr == nil {
 				writeJSON(f, rep)
@@ -186,18 +183,36 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// format is the output chosen by --json and --markdown.
+func format(asJSON, markdown bool) string {
+	switch {
+	case asJSON:
+		return "json"
+	case markdown:
+		return "markdown"
+	}
+	return "table"
+}
+
+func printReport(w io.Writer, rep *Report, format string) {
+	switch format {
+	case "json":
+		writeJSON(w, rep)
+	case "markdown":
+		writeMarkdown(w, rep)
+	default:
+		writeTable(w, rep)
+	}
+}
+
 // reprint prints a saved report.
-func reprint(path string, asJSON bool, stdout, stderr io.Writer) int {
+func reprint(path string, format string, stdout, stderr io.Writer) int {
 	b, err := os.ReadFile(path)
 	if err == nil {
 		var rep Report
 		if err = json.Unmarshal(b, &rep); err == nil {
 			rep.Targets = evaluateTargets(&rep)
-			if asJSON {
-				writeJSON(stdout, &rep)
-			} else {
-				writeTable(stdout, &rep)
-			}
+			printReport(stdout, &rep, format)
 			return 0
 		}
 	}

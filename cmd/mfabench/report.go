@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -210,6 +211,96 @@ func writeTable(w io.Writer, rep *Report) {
 		fmt.Fprintf(w, "\nCPU profile: %s (go tool pprof -top %s)\n", rep.Profile, strings.SplitN(rep.Profile, ":", 2)[0])
 	}
 	fmt.Fprintf(w, "\nrun took %.0fs\n", rep.Elapsed)
+}
+
+// writeMarkdown prints one Markdown table per scale (as in BENCHMARKS.md),
+// then the targets.
+func writeMarkdown(w io.Writer, rep *Report) {
+	pg := false
+	for _, r := range rep.Results {
+		pg = pg || r.DBCPUms > 0
+	}
+	num := func(v float64, prec int) string {
+		t := strconv.FormatFloat(v, 'f', prec, 64)
+		whole, frac, _ := strings.Cut(t, ".")
+		neg := strings.HasPrefix(whole, "-")
+		whole = strings.TrimPrefix(whole, "-")
+		for i := len(whole) - 3; i > 0; i -= 3 {
+			whole = whole[:i] + "," + whole[i:]
+		}
+		if neg {
+			whole = "-" + whole
+		}
+		if frac != "" {
+			return whole + "." + frac
+		}
+		return whole
+	}
+	for _, sc := range rep.Scales {
+		fmt.Fprintf(w, "**%s users**, %s live sessions", num(float64(sc.Users), 0), num(float64(sc.LiveSessions), 0))
+		if sc.DBMB > 0 {
+			fmt.Fprintf(w, ", database %.0f MB", sc.DBMB)
+		}
+		fmt.Fprintf(w, ", seeded in %.1f s", sc.SeedSeconds)
+		if sc.RSSMB > 0 {
+			fmt.Fprintf(w, "; mfad RSS %.1f MB before the password step (peak %.1f MB), %.1f MB after it (peak %.1f MB)", sc.RSSMB, sc.PeakNoPwMB, sc.RSSEndMB, sc.PeakRSSMB)
+		}
+		fmt.Fprint(w, "\n\n| scenario | conc | requests | req/s | × baseline | p50 ms | p95 ms | p99 ms | errors | CPU ms/req |")
+		if pg {
+			fmt.Fprint(w, " PostgreSQL CPU ms/req |")
+		}
+		fmt.Fprint(w, " other cores | RSS MB (peak) |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+		if pg {
+			fmt.Fprint(w, "--:|")
+		}
+		fmt.Fprint(w, "--:|--:|\n")
+		for _, r := range rep.Results {
+			if r.Users != sc.Users {
+				continue
+			}
+			cpu := fmt.Sprintf("(%.3f)", r.MachineCPUms)
+			if r.CPUms > 0 {
+				cpu = fmt.Sprintf("%.3f", r.CPUms)
+			}
+			ratio := fmt.Sprintf("%.3f", r.Ratio)
+			if r.Scenario == scBaseline {
+				ratio = "1"
+			}
+			fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %.2f | %.2f | %.2f | %d | %s |", r.Scenario, r.Concurrency, num(float64(r.Requests), 0), num(r.RPS, 1),
+				ratio, r.P50, r.P95, r.P99, r.Errors, cpu)
+			if pg {
+				db := "–"
+				if r.DBCPUms > 0 {
+					db = fmt.Sprintf("%.3f", r.DBCPUms)
+				}
+				fmt.Fprintf(w, " %s |", db)
+			}
+			rss := "–"
+			if r.RSSMB > 0 {
+				rss = fmt.Sprintf("%.0f (%.0f)", r.RSSMB, r.PeakMB)
+			}
+			fmt.Fprintf(w, " %.2f | %s |\n", r.OtherCores, rss)
+		}
+		for _, r := range rep.Results {
+			if r.Users == sc.Users && (r.Note != "" && !strings.HasPrefix(r.Note, "CPU per request") || len(r.ErrorSamples) > 0) {
+				fmt.Fprintf(w, "\n%s at concurrency %d: %s %s\n", r.Scenario, r.Concurrency, r.Note, strings.Join(r.ErrorSamples, "; "))
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	if len(rep.Targets) > 0 {
+		fmt.Fprint(w, "| status | target | users | conc | value | want |\n|---|---|--:|--:|---|---|\n")
+		for _, t := range rep.Targets {
+			u, c := "", ""
+			if t.Users > 0 {
+				u = num(float64(t.Users), 0)
+			}
+			if t.Concurrency > 0 {
+				c = fmt.Sprint(t.Concurrency)
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", t.Status, t.Name, u, c, t.Value, t.Want)
+		}
+	}
 }
 
 func writeJSON(w io.Writer, rep *Report) error {
