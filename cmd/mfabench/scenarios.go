@@ -55,6 +55,7 @@ type poolUser struct {
 	last              int64 // the last step accepted for the user
 	tokens            []limitedToken
 	busy              bool
+	pending           int64 // while busy: the step of the code in flight
 }
 
 type limitedToken struct {
@@ -71,6 +72,9 @@ type totpPool struct {
 	users   []*poolUser
 	cursor  int
 	perUser int // limited sessions kept ready per user
+	// dry records the steps no user can serve any more (until a refill or
+	// a rewind), so that take does not scan the whole pool for them again.
+	dry map[int64]bool
 	// make creates limited sessions (step 1, owing TOTP) for the users,
 	// one per entry (a user may appear more than once).
 	make func(ctx context.Context, users []*poolUser) ([]string, error)
@@ -102,6 +106,7 @@ func (p *totpPool) refill(ctx context.Context) (int, error) {
 	}
 	tokens, err := p.make(ctx, need)
 	p.mu.Lock()
+	clear(p.dry)
 	for i, t := range tokens {
 		if t != "" {
 			need[i].tokens = append(need[i].tokens, limitedToken{token: t, made: now})
@@ -127,17 +132,32 @@ func (p *totpPool) take(now time.Time) (*poolUser, string, int64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := len(p.users)
+	if p.dry == nil {
+		p.dry = map[int64]bool{}
+	}
 	for step := first; step <= cur+1; step++ {
+		if p.dry[step] {
+			continue
+		}
+		// Users in flight with an earlier step may serve this one later.
+		returning := false
 		for k := 0; k < n; k++ {
 			u := p.users[(p.cursor+k)%n]
-			if u.busy || len(u.tokens) == 0 || u.last >= step {
+			if u.busy {
+				returning = returning || (u.pending < step && len(u.tokens) > 0)
+				continue
+			}
+			if len(u.tokens) == 0 || u.last >= step {
 				continue
 			}
 			p.cursor = (p.cursor + k + 1) % n
 			t := u.tokens[len(u.tokens)-1]
 			u.tokens = u.tokens[:len(u.tokens)-1]
-			u.busy = true
+			u.busy, u.pending = true, step
 			return u, t.token, step, nil
+		}
+		if !returning {
+			p.dry[step] = true
 		}
 	}
 	return nil, "", 0, errDry
@@ -168,6 +188,7 @@ func (p *totpPool) rewind(ctx context.Context) error {
 	for _, u := range used {
 		u.last = 0
 	}
+	clear(p.dry)
 	p.mu.Unlock()
 	return nil
 }
