@@ -326,9 +326,13 @@ func TestPool(t *testing.T) {
 	if !slices.Equal(steps, []int64{999, 1000, 1001}) {
 		t.Errorf("steps %v, want the previous, current and next", steps)
 	}
+	if !p.dry[999] || !p.dry[1000] || !p.dry[1001] {
+		t.Errorf("steps recorded as dry: %v, want 999, 1000 and 1001", p.dry)
+	}
 	// Near the end of a step the previous step's code would expire in
 	// flight: it is not used.
 	u.last, u.tokens = 0, []limitedToken{{token: "x", made: time.Now()}}
+	clear(p.dry) // as refill and rewind do
 	if _, _, step, _ := p.take(time.Unix(30*1000+27, 0)); step != 1000 {
 		t.Errorf("near the end of a step: step %d, want 1000", step)
 	}
