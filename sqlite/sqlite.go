@@ -1,11 +1,13 @@
 // Package sqlite implements mfad.Store on an embedded SQLite database through
 // the cgo-free modernc.org/sqlite driver.
 //
-// Writes go through one connection (SQLite has one writer at a time) with
-// BEGIN IMMEDIATE, so writers queue in the process instead of failing with
-// "database is locked"; reads use a pool of read-only connections that WAL
-// mode lets run beside the writer. synchronous=FULL makes every commit
-// durable before the call returns.
+// Writes go through one goroutine that owns the one writer connection
+// (SQLite has one writer at a time), so writers queue in the process, in
+// arrival order, instead of failing with "database is locked"; the writes
+// that queue during a commit are committed together (see Store.tx). Reads
+// use a pool of read-only connections that WAL mode lets run beside the
+// writer. synchronous=FULL makes every commit durable before the call
+// returns.
 package sqlite
 
 import (
