@@ -196,3 +196,21 @@ func TestSoloWritesCommitAlone(t *testing.T) {
 		t.Fatalf("%d rows, want 300: %v", n, err)
 	}
 }
+
+// Close may be called more than once, also concurrently.
+func TestCloseTwice(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "mfad.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.Close()
+		}()
+	}
+	wg.Wait()
+	s.Close()
+}

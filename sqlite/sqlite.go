@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,7 @@ type Store struct {
 	r       *rdb          // read-only connections
 	writes  chan *write   // to the writer goroutine (unbuffered: senders queue in arrival order)
 	quit    chan struct{} // closed by Close
+	once    sync.Once     // closes quit
 	stopped chan struct{} // closed when the writer goroutine has returned
 	grouped atomic.Int64  // writes committed in a group of more than one
 
@@ -132,11 +134,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // Close stops the writer and closes both pools. Writes after Close fail
 // with mfad.ErrUnavailable.
 func (s *Store) Close() error {
-	select {
-	case <-s.quit:
-	default:
-		close(s.quit)
-	}
+	s.once.Do(func() { close(s.quit) })
 	<-s.stopped
 	return errors.Join(s.r.Close(), s.w.Close())
 }
