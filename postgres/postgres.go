@@ -31,6 +31,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/mfad/mfad"
+	"github.com/mfad/mfad/internal/sqlrow"
 )
 
 //go:embed migrations/*.sql
@@ -191,20 +192,6 @@ func (s *Store) tx1(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
-
 // Ping checks that the database answers and takes writes (a read-only
 // database or a standby cannot serve logins).
 func (s *Store) Ping(ctx context.Context) error {
@@ -300,6 +287,12 @@ func (s *Store) SetAccountForce2FA(ctx context.Context, id string, on bool, now 
 
 // ---- users
 
+// The shared row helpers, under the short names the queries use.
+var (
+	ms, fromMS, nullStr = sqlrow.MS, sqlrow.FromMS, sqlrow.NullStr
+	userColsU           = sqlrow.Qualify(userCols, "u") // userCols of the table aliased u
+)
+
 const userCols = `id, account_id, name, email, super_admin, password_hash, has_2fa, forced_2fa,
 	totp_seal, totp_gen, totp_last, has_pin, forced_pin, pin_hash, created, modified, last_login`
 
@@ -316,16 +309,7 @@ func insertUser(ctx context.Context, tx *sql.Tx, u *mfad.User) error {
 	return err
 }
 
-func nullStr(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-type scanner interface{ Scan(...any) error }
-
-func scanUser(row scanner) (*mfad.User, error) {
+func scanUser(row sqlrow.Scanner) (*mfad.User, error) {
 	var u mfad.User
 	var pin sql.NullString
 	var created, modified, last int64
@@ -906,23 +890,6 @@ func (s *Store) CountSessions(ctx context.Context, now time.Time) (full, limited
 // Pools are the database/sql pools, for metrics.
 func (s *Store) Pools() map[string]*sql.DB { return map[string]*sql.DB{"postgres": s.db} }
 
-// prefixed scans leading columns before the ones its caller asks for.
-type prefixed struct {
-	row  scanner
-	lead []any
-}
-
-func (p prefixed) Scan(dest ...any) error { return p.row.Scan(append(p.lead, dest...)...) }
-
-// userColsU are userCols of the table aliased u.
-var userColsU = func() string {
-	cols := strings.Split(userCols, ",")
-	for i, c := range cols {
-		cols[i] = "u." + strings.TrimSpace(c)
-	}
-	return strings.Join(cols, ", ")
-}()
-
 func (s *Store) SessionUser(ctx context.Context, hash []byte) (*mfad.Session, *mfad.User, *mfad.Account, error) {
 	var se mfad.Session
 	var a mfad.Account
@@ -934,7 +901,7 @@ func (s *Store) SessionUser(ctx context.Context, hash []byte) (*mfad.Session, *m
 		a.id, a.title, a.force_2fa, a.created, a.modified, `+userColsU+`
 		FROM sessions s JOIN users u ON u.id = s.user_id JOIN accounts a ON a.id = u.account_id
 		WHERE s.hash = $1`, hash)
-	u, err := scanUser(prefixed{row: row, lead: []any{&se.Hash, &kind, &step, &created, &seen, &expires, &se.Failures,
+	u, err := scanUser(sqlrow.Prefixed{Row: row, Lead: []any{&se.Hash, &kind, &step, &created, &seen, &expires, &se.Failures,
 		&a.ID, &a.Title, &force, &aCreated, &aModified}})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, nil, mfad.ErrNotFound
