@@ -584,22 +584,23 @@ func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
-	if err := s.store.Ping(r.Context()); err != nil {
-		logFor(r).ErrorContext(r.Context(), "health check failed", "err", err)
-		writeError(w, r, &mfad.Error{Code: mfad.CodeUnavailable, Msg: "database unavailable", RetryAfter: time.Second})
-		return
-	}
-	writeJSON(w, http.StatusOK, statusResp{Status: "ok"})
+	s.checkDatabase(w, r, "health", "ok")
 }
 
 // handleReadyz is readiness: the database answers and takes writes, and its
 // migrations are applied (they run before the server listens, so a server
 // that answers has them).
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	s.checkDatabase(w, r, "readiness", "ready")
+}
+
+// checkDatabase answers status when the database answers and takes writes,
+// else 503.
+func (s *Server) checkDatabase(w http.ResponseWriter, r *http.Request, check, status string) {
 	if err := s.store.Ping(r.Context()); err != nil {
-		logFor(r).ErrorContext(r.Context(), "readiness check failed", "err", err)
+		logFor(r).ErrorContext(r.Context(), check+" check failed", "err", err)
 		writeError(w, r, &mfad.Error{Code: mfad.CodeUnavailable, Msg: "database unavailable", RetryAfter: time.Second})
 		return
 	}
-	writeJSON(w, http.StatusOK, statusResp{Status: "ready"})
+	writeJSON(w, http.StatusOK, statusResp{Status: status})
 }

@@ -184,10 +184,8 @@ func writeTable(w io.Writer, rep *Report) {
 				r.RPS, r.Ratio, r.P50, r.P95, r.P99, r.Errors, cpu, db, r.MachineCPUms, r.OtherCores, rss, peak)
 		}
 		tw.Flush()
-		for _, r := range rep.Results {
-			if r.Users == sc.Users && (r.Note != "" && !strings.HasPrefix(r.Note, "CPU per request") || len(r.ErrorSamples) > 0) {
-				fmt.Fprintf(w, "  note: %s c=%d: %s %s\n", r.Scenario, r.Concurrency, r.Note, strings.Join(r.ErrorSamples, "; "))
-			}
+		for _, r := range notes(rep, sc.Users) {
+			fmt.Fprintf(w, "  note: %s c=%d: %s %s\n", r.Scenario, r.Concurrency, r.Note, strings.Join(r.ErrorSamples, "; "))
 		}
 		fmt.Fprintln(w)
 	}
@@ -211,6 +209,18 @@ func writeTable(w io.Writer, rep *Report) {
 		fmt.Fprintf(w, "\nCPU profile: %s (go tool pprof -top %s)\n", rep.Profile, strings.SplitN(rep.Profile, ":", 2)[0])
 	}
 	fmt.Fprintf(w, "\nrun took %.0fs\n", rep.Elapsed)
+}
+
+// notes are the results of a scale that carry a note worth printing (the
+// CPU-per-request ones are in the table) or samples of failed requests.
+func notes(rep *Report, users int) []Result {
+	var out []Result
+	for _, r := range rep.Results {
+		if r.Users == users && (r.Note != "" && !strings.HasPrefix(r.Note, "CPU per request") || len(r.ErrorSamples) > 0) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // writeMarkdown prints one Markdown table per scale (as in BENCHMARKS.md),
@@ -281,10 +291,8 @@ func writeMarkdown(w io.Writer, rep *Report) {
 			}
 			fmt.Fprintf(w, " %.2f | %s |\n", r.OtherCores, rss)
 		}
-		for _, r := range rep.Results {
-			if r.Users == sc.Users && (r.Note != "" && !strings.HasPrefix(r.Note, "CPU per request") || len(r.ErrorSamples) > 0) {
-				fmt.Fprintf(w, "\n%s at concurrency %d: %s %s\n", r.Scenario, r.Concurrency, r.Note, strings.Join(r.ErrorSamples, "; "))
-			}
+		for _, r := range notes(rep, sc.Users) {
+			fmt.Fprintf(w, "\n%s at concurrency %d: %s %s\n", r.Scenario, r.Concurrency, r.Note, strings.Join(r.ErrorSamples, "; "))
 		}
 		fmt.Fprintln(w)
 	}

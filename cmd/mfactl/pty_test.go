@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,24 +43,6 @@ func openPTY(t *testing.T) (master, tty *os.File) {
 	return m, s
 }
 
-// lockedBuffer collects what the terminal shows.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // On a terminal, mfactl login reads the password with echo off: the
 // password typed never appears on the screen.
 func TestLoginPasswordNotEchoedOnTerminal(t *testing.T) {
@@ -91,7 +72,7 @@ func TestLoginPasswordNotEchoedOnTerminal(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	screen := &lockedBuffer{}
+	screen := &testserver.Logs{} // what the terminal shows
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)

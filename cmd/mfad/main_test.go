@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mfad/mfad/internal/testserver"
 )
 
 // These tests start the real server in-process through run, on loopback and a
@@ -32,23 +34,8 @@ const (
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
-// syncBuffer is a goroutine-safe bytes.Buffer for the logs run writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a goroutine-safe buffer for the logs run writes.
+type syncBuffer = testserver.Logs
 
 // envFunc is a getenv reading only the given map (a copy of it).
 func envFunc(env map[string]string) func(string) string {
