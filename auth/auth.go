@@ -434,11 +434,15 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 	// An attempt that fails before its outcome is known (the database or
 	// the hashing pool failed part-way) is not counted: its reservations
 	// are taken back, so an outage does not lock anyone out.
-	var reserved []string
+	type reservation struct {
+		key    string
+		policy mfad.Throttle
+	}
+	var reserved []reservation
 	defer func() {
 		if err != nil && !evaluated(err) {
-			for _, key := range reserved {
-				s.release(ctx, key, s.throttle(key))
+			for _, r := range reserved {
+				s.release(ctx, r.key, r.policy)
 			}
 		}
 	}()
@@ -455,7 +459,7 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 		s.audit(ctx, event{name: "login.throttled", failure: true, detail: "client address over its limit"})
 		return LoginResult{}, tooMany(retry)
 	}
-	reserved = append(reserved, addrKey(addr))
+	reserved = append(reserved, reservation{addrKey(addr), s.cfg.AddrThrottle})
 	// An email no user can have (over 254 bytes, not UTF-8, control
 	// characters, no @) gets the same answer as a wrong password, counted
 	// against the client address only: it never reaches the database as a
@@ -472,7 +476,7 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 		s.audit(ctx, event{name: "login.locked", step: "password", failure: true, user: u, detail: "password"})
 		return LoginResult{}, tooMany(retry)
 	}
-	reserved = append(reserved, ekey)
+	reserved = append(reserved, reservation{ekey, s.cfg.EmailThrottle})
 	if len(password) > s.cfg.MaxPasswordLen || password == "" {
 		s.audit(ctx, event{name: "login.password.fail", step: "password", failure: true, detail: "refused before hashing"})
 		return LoginResult{}, errBadCredentials
@@ -533,14 +537,6 @@ func (s *Service) release(ctx context.Context, key string, p mfad.Throttle) {
 	s.settle(ctx, "release throttle", p, func(ctx context.Context) error {
 		return s.store.Release(ctx, key, p)
 	})
-}
-
-// throttle returns the policy of a throttle key.
-func (s *Service) throttle(key string) mfad.Throttle {
-	if strings.HasPrefix(key, "addr:") {
-		return s.cfg.AddrThrottle
-	}
-	return s.cfg.EmailThrottle
 }
 
 // evaluated reports whether a login step's error is the outcome of an
