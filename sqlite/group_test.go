@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Writes committed together keep the outcome each would have alone: a write
@@ -213,4 +215,92 @@ func TestCloseTwice(t *testing.T) {
 	}
 	wg.Wait()
 	s.Close()
+}
+
+// A write whose request ends while it runs is finished and committed, with
+// the rest of its group: interrupting its statement would make SQLite roll
+// back the whole transaction, so one client hanging up would fail others.
+func TestWriteOutlivesItsRequest(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "mfad.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	release := make(chan struct{})
+	started := make(chan struct{})
+	go s.tx(ctx, func(tx *wtx) error { // holds the writer while the others queue
+		close(started)
+		<-release
+		return nil
+	})
+	<-started
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 2)
+	go func() {
+		errs <- s.tx(cctx, func(tx *wtx) error {
+			cancel() // the client hangs up once its write has started
+			var n int
+			// Long enough (tens of milliseconds) for an interrupt to land.
+			if err := tx.QueryRowContext(cctx, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000)
+				SELECT count(*) FROM c`).Scan(&n); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(cctx, "INSERT INTO meta(key, value) VALUES('hung-up', 'v')")
+			return err
+		})
+	}()
+	go func() {
+		errs <- s.tx(ctx, func(tx *wtx) error {
+			_, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES('neighbour', 'v')")
+			return err
+		})
+	}()
+	close(release)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("a write failed: %v", err)
+		}
+	}
+	var n int
+	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM meta WHERE key IN ('hung-up', 'neighbour')").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d of the 2 rows committed: %v", n, err)
+	}
+}
+
+// The writer does not checkpoint (wal_autocheckpoint is 0); the checkpointer
+// copies committed pages into the database file while the store is open.
+func TestCheckpointerCopiesTheLog(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "mfad.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	// About 4 MB of rows: far more than the database file holds now.
+	for i := range 40 {
+		if err := s.tx(ctx, func(tx *wtx) error {
+			_, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES(?, hex(randomblob(50000)))", fmt.Sprintf("big-%d", i))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for size() < before+2<<20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file stayed at %d bytes (was %d): nothing was checkpointed", size(), before)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -16,6 +16,15 @@ const maxStmts = 256
 
 // wtx is a write transaction whose statements are prepared once on the
 // writer connection. It is used only on the writer goroutine.
+//
+// Its statements ignore the context they are given: a write whose request
+// ended before it started is skipped (see commitGroup), but once started it
+// runs to its end. Cancelling a running statement would make SQLite roll
+// back the whole transaction, and with it the other writes of its group, so
+// a client that hangs up would fail other clients' logins. Ignoring the
+// context also spares modernc.org/sqlite a goroutine per statement that
+// watches it. Every write of this package is bounded (at most a few
+// thousand rows).
 type wtx struct {
 	*sql.Tx
 	s     *Store
@@ -25,7 +34,7 @@ type wtx struct {
 // stmt returns the transaction's handle of the kept statement of q, or nil
 // when q is not prepared yet; then it asks the writer to prepare q after the
 // commit (the writer's one connection is busy with this transaction now).
-func (t *wtx) stmt(ctx context.Context, q string) *sql.Stmt {
+func (t *wtx) stmt(q string) *sql.Stmt {
 	if st, ok := t.bound[q]; ok {
 		return st
 	}
@@ -35,7 +44,7 @@ func (t *wtx) stmt(ctx context.Context, q string) *sql.Stmt {
 		}
 		// Bound once per transaction: a loop over 1,000 rows runs one
 		// statement 1,000 times.
-		b := t.Tx.StmtContext(ctx, st)
+		b := t.Tx.StmtContext(bg, st)
 		if t.bound == nil {
 			t.bound = map[string]*sql.Stmt{}
 		}
@@ -48,25 +57,28 @@ func (t *wtx) stmt(ctx context.Context, q string) *sql.Stmt {
 	return nil
 }
 
-func (t *wtx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if st := t.stmt(ctx, q); st != nil {
-		return st.ExecContext(ctx, args...)
+// bg is the context of the writer's statements (see wtx).
+var bg = context.Background()
+
+func (t *wtx) ExecContext(_ context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.stmt(q); st != nil {
+		return st.ExecContext(bg, args...)
 	}
-	return t.Tx.ExecContext(ctx, q, args...)
+	return t.Tx.ExecContext(bg, q, args...)
 }
 
-func (t *wtx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	if st := t.stmt(ctx, q); st != nil {
-		return st.QueryRowContext(ctx, args...)
+func (t *wtx) QueryRowContext(_ context.Context, q string, args ...any) *sql.Row {
+	if st := t.stmt(q); st != nil {
+		return st.QueryRowContext(bg, args...)
 	}
-	return t.Tx.QueryRowContext(ctx, q, args...)
+	return t.Tx.QueryRowContext(bg, q, args...)
 }
 
-func (t *wtx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if st := t.stmt(ctx, q); st != nil {
-		return st.QueryContext(ctx, args...)
+func (t *wtx) QueryContext(_ context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(q); st != nil {
+		return st.QueryContext(bg, args...)
 	}
-	return t.Tx.QueryContext(ctx, q, args...)
+	return t.Tx.QueryContext(bg, q, args...)
 }
 
 // prepareWanted prepares the statements transactions asked for, while the
