@@ -57,3 +57,17 @@ func TestConcurrentMigrations(t *testing.T) {
 		t.Fatalf("after migration: %d accounts, %v", n, err)
 	}
 }
+
+// BenchmarkLoginWrites: the writes of a login with a TOTP code, 64 at once
+// (MFAD_TEST_POSTGRES=... go test -run '^$' -bench LoginWrites ./postgres).
+// The CPU per login it reports is the benchmark process's only: PostgreSQL
+// runs in processes of its own.
+func BenchmarkLoginWrites(b *testing.B) {
+	pgtest.Server(b)
+	s, err := postgres.Open(context.Background(), pgtest.NewDatabase(b), postgres.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchLoginWrites(b, s)
+}

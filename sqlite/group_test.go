@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 )
 
 // Writes committed together keep the outcome each would have alone: a write
@@ -266,41 +264,5 @@ func TestWriteOutlivesItsRequest(t *testing.T) {
 	var n int
 	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM meta WHERE key IN ('hung-up', 'neighbour')").Scan(&n); err != nil || n != 2 {
 		t.Fatalf("%d of the 2 rows committed: %v", n, err)
-	}
-}
-
-// The writer does not checkpoint (wal_autocheckpoint is 0); the checkpointer
-// copies committed pages into the database file while the store is open.
-func TestCheckpointerCopiesTheLog(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "mfad.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	size := func() int64 {
-		fi, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return fi.Size()
-	}
-	before := size()
-	// About 4 MB of rows: far more than the database file holds now.
-	for i := range 40 {
-		if err := s.tx(ctx, func(tx *wtx) error {
-			_, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES(?, hex(randomblob(50000)))", fmt.Sprintf("big-%d", i))
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for size() < before+2<<20 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the database file stayed at %d bytes (was %d): nothing was checkpointed", size(), before)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

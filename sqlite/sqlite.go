@@ -44,10 +44,6 @@ type Store struct {
 	stopped chan struct{} // closed when the writer goroutine has returned
 	grouped atomic.Int64  // writes committed in a group of more than one
 
-	ckptDB      *sql.DB       // the checkpointer's connection
-	ckpt        chan struct{} // the writer's "there are new commits" to the checkpointer (buffered, 1)
-	ckptStopped chan struct{} // closed when the checkpointer goroutine has returned
-
 	// The writer's kept statements (see stmt.go); the writer goroutine
 	// alone uses them.
 	wstmts map[string]*sql.Stmt // nil: could not be prepared
@@ -86,7 +82,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	}
 	dsn := func(extra string) string {
 		q := url.Values{}
-		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(" + sync + ")", "temp_store(MEMORY)", "wal_autocheckpoint(0)"} {
+		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(" + sync + ")", "temp_store(MEMORY)"} {
 			q.Add("_pragma", p)
 		}
 		if extra != "" {
@@ -119,52 +115,9 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	c, err := sql.Open("sqlite", dsn(""))
-	if err != nil {
-		w.Close()
-		r.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	c.SetMaxOpenConns(1)
-	s := &Store{w: w, r: &rdb{DB: r}, wstmts: map[string]*sql.Stmt{}, wwant: map[string]bool{}, writes: make(chan *write), quit: make(chan struct{}), stopped: make(chan struct{}),
-		ckptDB: c, ckpt: make(chan struct{}, 1), ckptStopped: make(chan struct{})}
+	s := &Store{w: w, r: &rdb{DB: r}, wstmts: map[string]*sql.Stmt{}, wwant: map[string]bool{}, writes: make(chan *write), quit: make(chan struct{}), stopped: make(chan struct{})}
 	go s.writer()
-	go s.checkpointer()
 	return s, nil
-}
-
-// ckptEvery is the checkpointer's pause between two checkpoints.
-const ckptEvery = 100 * time.Millisecond
-
-// checkpointer copies committed pages from the write-ahead log into the
-// database file, on its own connection, so that the writer does not (see
-// wal_autocheckpoint(0) above): SQLite's automatic checkpoint runs on the
-// committing connection, which made the one writer, whose time bounds the
-// logins per second, spend about a tenth of it copying pages. It runs after
-// commits, at most once per ckptEvery: under load the log grows by at most
-// that many milliseconds of writes between two checkpoints (about as much
-// as SQLite's default of 1,000 pages at thousands of logins per second).
-// A checkpoint is PASSIVE: it never blocks the writer or the readers, and
-// copies what no reader still needs; a failed one is retried after the next
-// commit. Durability does not depend on it: a commit is durable once in the
-// log.
-func (s *Store) checkpointer() {
-	defer close(s.ckptStopped)
-	t := time.NewTimer(ckptEvery)
-	for {
-		select {
-		case <-s.ckpt:
-		case <-s.quit:
-			return
-		}
-		s.ckptDB.ExecContext(bg, "PRAGMA wal_checkpoint(PASSIVE)")
-		t.Reset(ckptEvery)
-		select {
-		case <-t.C:
-		case <-s.quit:
-			return
-		}
-	}
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -184,8 +137,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.quit) })
 	<-s.stopped
-	<-s.ckptStopped
-	return errors.Join(s.ckptDB.Close(), s.r.Close(), s.w.Close())
+	return errors.Join(s.r.Close(), s.w.Close())
 }
 
 // IntegrityCheck runs PRAGMA integrity_check and returns its first line.
@@ -310,10 +262,6 @@ func (s *Store) writer() {
 		} else {
 			s.grouped.Add(int64(len(group)))
 			s.commitGroup(group)
-		}
-		select {
-		case s.ckpt <- struct{}{}:
-		default: // the checkpointer has been told already
 		}
 		s.prepareWanted()
 	}
@@ -995,13 +943,9 @@ func (s *Store) RecordAudit(ctx context.Context, events []*mfad.AuditEvent) erro
 
 func insertAudit(ctx context.Context, tx *wtx, events []*mfad.AuditEvent) error {
 	for _, e := range events {
-		res, err := tx.ExecContext(ctx, `INSERT INTO audit(account_id, actor_id, user_id, event, outcome, addr, detail, at)
-			VALUES(?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.AccountID, e.ActorID, e.UserID, e.Event, e.Outcome, e.Addr, e.Detail, ms(e.Time))
-		if err != nil {
-			return err
-		}
-		if e.ID, err = res.LastInsertId(); err != nil {
+		if err := tx.QueryRowContext(ctx, `INSERT INTO audit(account_id, actor_id, user_id, event, outcome, addr, detail, at)
+			VALUES(?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			e.AccountID, e.ActorID, e.UserID, e.Event, e.Outcome, e.Addr, e.Detail, ms(e.Time)).Scan(&e.ID); err != nil {
 			return err
 		}
 	}

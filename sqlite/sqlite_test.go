@@ -172,3 +172,14 @@ func TestOpenPaths(t *testing.T) {
 		s2.Close()
 	}
 }
+
+// BenchmarkLoginWrites: the writes of a login with a TOTP code, 64 at once
+// (go test -run '^$' -bench LoginWrites ./sqlite).
+func BenchmarkLoginWrites(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "mfad.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchLoginWrites(b, s)
+}

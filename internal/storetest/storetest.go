@@ -106,7 +106,7 @@ func randHash() []byte {
 	return b
 }
 
-func newAccount(t *testing.T, s mfad.Store, force2FA bool) (*mfad.Account, *mfad.User) {
+func newAccount(t testing.TB, s mfad.Store, force2FA bool) (*mfad.Account, *mfad.User) {
 	t.Helper()
 	a := &mfad.Account{ID: uuid.NewString(), Title: "Acme", Force2FA: force2FA, Created: t0, Modified: t0}
 	admin := &mfad.User{ID: uuid.NewString(), AccountID: a.ID, Name: "Admin", Email: "admin-" + a.ID + "@example.com",
@@ -117,7 +117,7 @@ func newAccount(t *testing.T, s mfad.Store, force2FA bool) (*mfad.Account, *mfad
 	return a, admin
 }
 
-func newUser(t *testing.T, s mfad.Store, accountID string, edit func(*mfad.User)) *mfad.User {
+func newUser(t testing.TB, s mfad.Store, accountID string, edit func(*mfad.User)) *mfad.User {
 	t.Helper()
 	id := uuid.NewString()
 	u := &mfad.User{ID: id, AccountID: accountID, Name: "User", Email: id + "@example.com",
@@ -132,14 +132,14 @@ func newUser(t *testing.T, s mfad.Store, accountID string, edit func(*mfad.User)
 }
 
 // totpUser makes a user with an active secret at generation gen.
-func totpUser(t *testing.T, s mfad.Store, accountID string, gen int64) *mfad.User {
+func totpUser(t testing.TB, s mfad.Store, accountID string, gen int64) *mfad.User {
 	t.Helper()
 	return newUser(t, s, accountID, func(u *mfad.User) {
 		u.Has2FA, u.TOTPSeal, u.TOTPGen = true, []byte("sealed-secret"), gen
 	})
 }
 
-func newSession(t *testing.T, s mfad.Store, userID string, kind mfad.SessionKind, step mfad.Step) *mfad.Session {
+func newSession(t testing.TB, s mfad.Store, userID string, kind mfad.SessionKind, step mfad.Step) *mfad.Session {
 	t.Helper()
 	se := &mfad.Session{Hash: randHash(), UserID: userID, Kind: kind, Step: step,
 		Created: t0, LastSeen: t0, Expires: t0.Add(time.Hour)}

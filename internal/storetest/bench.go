@@ -1,0 +1,57 @@
+package storetest
+
+import (
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mfad/mfad"
+)
+
+// BenchLoginWrites measures the writes of one login with a TOTP code, as
+// the server makes them: the password step's limited session, then the
+// second-factor step's transaction (the limited session closed, the code's
+// time step consumed, a full session opened, the address's counter cleared,
+// an audit row). It runs them from 64 goroutines at once, as the benchmark
+// harness's concurrency 64 does, so a store that commits queued writes
+// together does; each goroutine has a user of its own, whose time step
+// grows with each login. It reports the logins per second and the CPU time
+// per login of the whole process (the store, and the benchmark's own
+// goroutines), the less noisy figure on a shared machine; with a PostgreSQL
+// store the server's CPU is not in it.
+func BenchLoginWrites(b *testing.B, s mfad.Store) {
+	a, _ := newAccount(b, s, false)
+	var worker atomic.Int64
+	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0))) // RunParallel starts parallelism x GOMAXPROCS goroutines
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime()
+	b.RunParallel(func(pb *testing.PB) {
+		u := totpUser(b, s, a.ID, 1)
+		key := fmt.Sprintf("addr:bench-%d", worker.Add(1))
+		for step := int64(1); pb.Next(); step++ {
+			lim := newSession(b, s, u.ID, mfad.SessionLimited, mfad.StepTOTP)
+			next := fullNext(u.ID)
+			err := s.AdvanceLogin(b.Context(), mfad.Advance{LimitedHash: lim.Hash, UserID: u.ID, TOTPStep: step, TOTPGen: 1,
+				Next: next, Now: t0, CheckKey: "email:" + u.ID, ResetKey: key,
+				Audit: []*mfad.AuditEvent{{AccountID: a.ID, ActorID: u.ID, UserID: u.ID, Event: "login", Outcome: "success", Addr: "127.0.0.1", Time: t0}}})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "logins/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/login")
+}
+
+// cpuTime is the CPU time (user and system) of the process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
