@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,9 @@ type Hasher struct {
 	waiting atomic.Int64
 	dummy   string
 	onWait  func(time.Duration)
+
+	garbage atomic.Int64 // KiB of hashing memory dropped since the last collection
+	budget  int64        // KiB of it that makes key collect
 }
 
 // OnWait makes f see how long each hash waited for a slot (for metrics);
@@ -73,7 +77,8 @@ func New(p Params, workers, queue int, maxWait time.Duration) *Hasher {
 	if maxWait <= 0 {
 		maxWait = 10 * time.Second
 	}
-	h := &Hasher{params: p, slots: make(chan struct{}, workers), queue: int64(queue), maxWait: maxWait}
+	h := &Hasher{params: p, slots: make(chan struct{}, workers), queue: int64(queue), maxWait: maxWait,
+		budget: max(int64(p.Memory), minBudget)}
 	h.dummy = h.encode(make([]byte, saltLen), h.key([]byte("mfad dummy secret"), make([]byte, saltLen), p))
 	return h
 }
@@ -120,8 +125,34 @@ func (h *Hasher) acquire(ctx context.Context) error {
 
 func (h *Hasher) release() { <-h.slots }
 
+// minBudget keeps cheap hashes (small memory costs, as in tests) from
+// collecting often: 16 MiB.
+const minBudget = 16 << 10
+
 func (h *Hasher) key(secret, salt []byte, p Params) []byte {
-	return argon2.IDKey(secret, salt, p.Time, p.Memory, p.Threads, keyLen)
+	k := argon2.IDKey(secret, salt, p.Time, p.Memory, p.Threads, keyLen)
+	h.collect(int64(p.Memory))
+	return k
+}
+
+// collect runs a garbage collection once hashes have dropped budget KiB of
+// memory since the last one: after every hash at the default cost.
+//
+// Each argon2id hash allocates Params.Memory KiB and drops it when done.
+// Left to the Go runtime's pacer, which collects once the heap has grown by
+// as much as the live heap, those blocks piled up during a burst of logins:
+// at the default 19 MiB with two workers the server's RSS went from 55 MB to
+// 120-160 MB. A collection costs little here (the blocks hold no pointers,
+// so marking skips them), and the next hash reuses the freed memory instead
+// of faulting in fresh pages. Measured with mfabench --spawn (10,000 users,
+// 1, 16 and 64 concurrent password logins, interleaved runs): peak RSS
+// 61-85 MB instead of 76-142 MB, logins per second and CPU per login the
+// same within this machine's noise (from 8% fewer to 20% more logins/s).
+// Collecting after every other hash instead kept the peak at 101-104 MB.
+func (h *Hasher) collect(kib int64) {
+	if n := h.garbage.Add(kib); n >= h.budget && h.garbage.CompareAndSwap(n, 0) {
+		runtime.GC()
+	}
 }
 
 func (h *Hasher) encode(salt, key []byte) string {

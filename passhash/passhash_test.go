@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -358,5 +359,32 @@ func TestConcurrentHashVerify(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// A hash's memory is collected once the hash is done, instead of piling up
+// until the Go runtime's pacer gets to it: right after Hash and Verify
+// return, the heap no longer holds their 16 MiB blocks.
+func TestHashMemoryIsCollected(t *testing.T) {
+	p := passhash.Params{Memory: 16 << 10, Time: 1, Threads: 1}
+	h := passhash.New(p, 1, 0, 0)
+	ctx := context.Background()
+	var ms runtime.MemStats
+	for i := range 3 {
+		enc, err := h.Hash(ctx, "correct horse")
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&ms)
+		if ms.HeapAlloc >= 16<<20 {
+			t.Fatalf("after hash %d the heap holds %d bytes: the hash's 16 MiB were not collected", i, ms.HeapAlloc)
+		}
+		if ok, err := h.Verify(ctx, enc, "correct horse"); !ok || err != nil {
+			t.Fatalf("Verify: %v %v", ok, err)
+		}
+		runtime.ReadMemStats(&ms)
+		if ms.HeapAlloc >= 16<<20 {
+			t.Fatalf("after verify %d the heap holds %d bytes: the hash's 16 MiB were not collected", i, ms.HeapAlloc)
+		}
 	}
 }
