@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Writes committed together keep the outcome each would have alone: a write
@@ -215,54 +216,105 @@ func TestCloseTwice(t *testing.T) {
 	s.Close()
 }
 
-// A write whose request ends while it runs is finished and committed, with
-// the rest of its group: interrupting its statement would make SQLite roll
-// back the whole transaction, so one client hanging up would fail others.
-func TestWriteOutlivesItsRequest(t *testing.T) {
+// A grouped write whose request ends while it runs is finished and
+// committed, with the rest of its group: interrupting its statement would
+// make SQLite roll back the whole transaction, so one client hanging up
+// would fail others.
+func TestGroupedWriteOutlivesItsRequest(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "mfad.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	release := make(chan struct{})
-	started := make(chan struct{})
-	go s.tx(ctx, func(tx *wtx) error { // holds the writer while the others queue
-		close(started)
-		<-release
-		return nil
-	})
-	<-started
+	// The two writes queue while a first one holds the writer, so that they
+	// are committed together; should the writer take one alone (it gathers
+	// only writes already waiting), the attempt is made again.
+	for attempt := range 5 {
+		release := make(chan struct{})
+		started := make(chan struct{})
+		go s.tx(ctx, func(tx *wtx) error {
+			close(started)
+			<-release
+			return nil
+		})
+		<-started
+		grouped := s.grouped.Load()
+		cctx, cancel := context.WithCancel(ctx)
+		hungUp, neighbour := fmt.Sprintf("hung-up-%d", attempt), fmt.Sprintf("neighbour-%d", attempt)
+		errs := make(chan error, 2)
+		go func() {
+			errs <- s.tx(cctx, func(tx *wtx) error {
+				cancel() // the client hangs up once its write has started
+				if err := countTo(tx, cctx, 10_000); err != nil {
+					return err
+				}
+				_, err := tx.ExecContext(cctx, "INSERT INTO meta(key, value) VALUES(?, 'v')", hungUp)
+				return err
+			})
+		}()
+		go func() {
+			errs <- s.tx(ctx, func(tx *wtx) error {
+				_, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES(?, 'v')", neighbour)
+				return err
+			})
+		}()
+		time.Sleep(50 * time.Millisecond) // both are waiting for the writer
+		close(release)
+		e1, e2 := <-errs, <-errs
+		cancel()
+		if s.grouped.Load()-grouped != 2 {
+			continue // not committed together: this attempt proves nothing
+		}
+		if e1 != nil || e2 != nil {
+			t.Fatalf("a write of the group failed: %v, %v", e1, e2)
+		}
+		var n int
+		if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM meta WHERE key IN (?, ?)", hungUp, neighbour).Scan(&n); err != nil || n != 2 {
+			t.Fatalf("%d of the 2 rows committed: %v", n, err)
+		}
+		return
+	}
+	t.Fatal("the two writes were never committed together")
+}
+
+// A write alone in its transaction stops when its request ends, changing
+// nothing: a long one (a purge) does not hold up a shutdown.
+func TestLoneWriteStopsWithItsRequest(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "mfad.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, 2)
-	go func() {
-		errs <- s.tx(cctx, func(tx *wtx) error {
-			cancel() // the client hangs up once its write has started
-			var n int
-			// Long enough (tens of milliseconds) for an interrupt to land.
-			if err := tx.QueryRowContext(cctx, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000)
-				SELECT count(*) FROM c`).Scan(&n); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(cctx, "INSERT INTO meta(key, value) VALUES('hung-up', 'v')")
+	err = s.txSolo(cctx, func(tx *wtx) error {
+		if _, err := tx.ExecContext(cctx, "INSERT INTO meta(key, value) VALUES('stopped', 'v')"); err != nil {
 			return err
-		})
-	}()
-	go func() {
-		errs <- s.tx(ctx, func(tx *wtx) error {
-			_, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES('neighbour', 'v')")
-			return err
-		})
-	}()
-	close(release)
-	for range 2 {
-		if err := <-errs; err != nil {
-			t.Errorf("a write failed: %v", err)
 		}
+		time.AfterFunc(20*time.Millisecond, cancel) // the request ends while the statement runs
+		return countTo(tx, cctx, 10_000_000)        // seconds, when not interrupted
+	})
+	if err == nil {
+		t.Fatal("the write ran to its end after its request ended")
 	}
 	var n int
-	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM meta WHERE key IN ('hung-up', 'neighbour')").Scan(&n); err != nil || n != 2 {
-		t.Fatalf("%d of the 2 rows committed: %v", n, err)
+	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM meta WHERE key = 'stopped'").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the stopped write left its row: %d %v", n, err)
 	}
+	// The writer goes on.
+	if err := s.tx(ctx, func(tx *wtx) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES('after', 'v')")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// countTo runs a statement that counts to n, which takes time.
+func countTo(tx *wtx, ctx context.Context, n int) error {
+	var got int
+	return tx.QueryRowContext(ctx, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?)
+		SELECT count(*) FROM c`, n).Scan(&got)
 }

@@ -276,7 +276,7 @@ func (s *Store) commitOne(w *write) error {
 	if err != nil {
 		return err
 	}
-	tx := &wtx{Tx: btx, s: s}
+	tx := &wtx{Tx: btx, s: s, ctx: w.ctx}
 	if err := w.run(tx); err != nil {
 		tx.Rollback()
 		return err
@@ -287,6 +287,7 @@ func (s *Store) commitOne(w *write) error {
 // commitGroup runs the writes of group in one transaction, each in a
 // savepoint, and commits them together.
 func (s *Store) commitGroup(group []*write) {
+	bg := context.Background()
 	errs := make([]error, len(group))
 	fail := func(err error) {
 		for i, w := range group {
@@ -301,7 +302,7 @@ func (s *Store) commitGroup(group []*write) {
 		fail(err)
 		return
 	}
-	tx := &wtx{Tx: btx, s: s}
+	tx := &wtx{Tx: btx, s: s, ctx: bg}
 	for i, w := range group {
 		if err := w.ctx.Err(); err != nil {
 			errs[i] = err

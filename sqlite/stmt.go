@@ -17,17 +17,21 @@ const maxStmts = 256
 // wtx is a write transaction whose statements are prepared once on the
 // writer connection. It is used only on the writer goroutine.
 //
-// Its statements ignore the context they are given: a write whose request
-// ended before it started is skipped (see commitGroup), but once started it
-// runs to its end. Cancelling a running statement would make SQLite roll
-// back the whole transaction, and with it the other writes of its group, so
-// a client that hangs up would fail other clients' logins. Ignoring the
-// context also spares modernc.org/sqlite a goroutine per statement that
-// watches it. Every write of this package is bounded (at most a few
-// thousand rows).
+// Its statements run under the transaction's context, not the one they are
+// given. A write alone in its transaction runs under its request's context:
+// when the request ends, its running statement is interrupted and the
+// transaction rolled back (a purge of many sessions does not hold up a
+// shutdown). The writes of a group run under no deadline: interrupting one
+// statement makes SQLite roll back the whole transaction, and with it the
+// other writes of the group, so a client that hangs up would fail other
+// clients' logins. A grouped write whose request ended before it started is
+// skipped (see commitGroup); once started it runs to its end, and every
+// write that can be grouped is small. Without a deadline modernc.org/sqlite
+// also spares the goroutine per statement that watches the context.
 type wtx struct {
 	*sql.Tx
 	s     *Store
+	ctx   context.Context      // the statements' context (see above)
 	bound map[string]*sql.Stmt // the kept statements bound to this transaction
 }
 
@@ -44,7 +48,7 @@ func (t *wtx) stmt(q string) *sql.Stmt {
 		}
 		// Bound once per transaction: a loop over 1,000 rows runs one
 		// statement 1,000 times.
-		b := t.Tx.StmtContext(bg, st)
+		b := t.Tx.StmtContext(t.ctx, st)
 		if t.bound == nil {
 			t.bound = map[string]*sql.Stmt{}
 		}
@@ -57,28 +61,25 @@ func (t *wtx) stmt(q string) *sql.Stmt {
 	return nil
 }
 
-// bg is the context of the writer's statements (see wtx).
-var bg = context.Background()
-
 func (t *wtx) ExecContext(_ context.Context, q string, args ...any) (sql.Result, error) {
 	if st := t.stmt(q); st != nil {
-		return st.ExecContext(bg, args...)
+		return st.ExecContext(t.ctx, args...)
 	}
-	return t.Tx.ExecContext(bg, q, args...)
+	return t.Tx.ExecContext(t.ctx, q, args...)
 }
 
 func (t *wtx) QueryRowContext(_ context.Context, q string, args ...any) *sql.Row {
 	if st := t.stmt(q); st != nil {
-		return st.QueryRowContext(bg, args...)
+		return st.QueryRowContext(t.ctx, args...)
 	}
-	return t.Tx.QueryRowContext(bg, q, args...)
+	return t.Tx.QueryRowContext(t.ctx, q, args...)
 }
 
 func (t *wtx) QueryContext(_ context.Context, q string, args ...any) (*sql.Rows, error) {
 	if st := t.stmt(q); st != nil {
-		return st.QueryContext(bg, args...)
+		return st.QueryContext(t.ctx, args...)
 	}
-	return t.Tx.QueryContext(bg, q, args...)
+	return t.Tx.QueryContext(t.ctx, q, args...)
 }
 
 // prepareWanted prepares the statements transactions asked for, while the
