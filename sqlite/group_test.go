@@ -14,11 +14,7 @@ import (
 // that fails leaves nothing, the others land, whatever their neighbours did.
 func TestGroupCommitIsolatesFailures(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "mfad.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openGroupStore(t)
 	errWant := errors.New("this write fails")
 	const n = 400
 	var wg sync.WaitGroup
@@ -78,11 +74,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 // A write whose context ends while it waits for the writer is not run.
 func TestGroupCommitSkipsCancelledWrites(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "mfad.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openGroupStore(t)
 	release := make(chan struct{})
 	started := make(chan struct{})
 	go s.tx(ctx, func(tx *wtx) error { // holds the writer
@@ -113,10 +105,7 @@ func TestGroupCommitSkipsCancelledWrites(t *testing.T) {
 // Writes after Close fail cleanly.
 func TestWriteAfterClose(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "mfad.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openGroupStore(t)
 	s.Close()
 	if err := s.tx(ctx, func(tx *wtx) error { return nil }); err == nil {
 		t.Fatal("a write after Close succeeded")
@@ -126,12 +115,8 @@ func TestWriteAfterClose(t *testing.T) {
 // A write that panics fails alone; the writer keeps serving.
 func TestWritePanicFailsOnlyThatWrite(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "mfad.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	err = s.tx(ctx, func(tx *wtx) error {
+	s := openGroupStore(t)
+	err := s.tx(ctx, func(tx *wtx) error {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES('panicked', 'v')"); err != nil {
 			return err
 		}
@@ -156,11 +141,7 @@ func TestWritePanicFailsOnlyThatWrite(t *testing.T) {
 // small writes queue around it.
 func TestSoloWritesCommitAlone(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "mfad.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openGroupStore(t)
 	var wg sync.WaitGroup
 	for i := range 300 {
 		wg.Add(1)
@@ -200,10 +181,7 @@ func TestSoloWritesCommitAlone(t *testing.T) {
 
 // Close may be called more than once, also concurrently.
 func TestCloseTwice(t *testing.T) {
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "mfad.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openGroupStore(t) // and closed once more when the test ends
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Add(1)
@@ -222,11 +200,7 @@ func TestCloseTwice(t *testing.T) {
 // would fail others.
 func TestGroupedWriteOutlivesItsRequest(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "mfad.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openGroupStore(t)
 	// The two writes queue while a first one holds the writer, so that they
 	// are committed together; should the writer take one alone (it gathers
 	// only writes already waiting), the attempt is made again.
@@ -282,14 +256,10 @@ func TestGroupedWriteOutlivesItsRequest(t *testing.T) {
 // nothing: a long one (a purge) does not hold up a shutdown.
 func TestLoneWriteStopsWithItsRequest(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "mfad.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openGroupStore(t)
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	err = s.txSolo(cctx, func(tx *wtx) error {
+	err := s.txSolo(cctx, func(tx *wtx) error {
 		if _, err := tx.ExecContext(cctx, "INSERT INTO meta(key, value) VALUES('stopped', 'v')"); err != nil {
 			return err
 		}
@@ -317,4 +287,15 @@ func countTo(tx *wtx, ctx context.Context, n int) error {
 	var got int
 	return tx.QueryRowContext(ctx, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?)
 		SELECT count(*) FROM c`, n).Scan(&got)
+}
+
+// openGroupStore opens a store on a new file, closed when the test ends.
+func openGroupStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "mfad.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
