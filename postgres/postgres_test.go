@@ -2,8 +2,12 @@ package postgres_test
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mfad/mfad"
 	"github.com/mfad/mfad/internal/pgtest"
@@ -22,6 +26,100 @@ func TestConformance(t *testing.T) {
 		}
 		return s
 	})
+}
+
+// AdvanceLogin runs its statements as one batch in a transaction on a
+// connection taken from the pool: whatever its outcome (a refused step, a
+// request that ends half-way), the connection goes back clean, so the next
+// call on it works. With a pool of one connection, every call here uses
+// the same one.
+func TestAdvanceLeavesItsConnectionClean(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	s, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.UnixMilli(1_700_000_000_000).UTC()
+	acct := &mfad.Account{ID: "acct", Title: "A", Created: now, Modified: now}
+	u := &mfad.User{ID: "u", AccountID: acct.ID, Name: "U", Email: "u@example.com", PasswordHash: "$argon2id$x",
+		Has2FA: true, TOTPSeal: []byte("sealed"), TOTPGen: 1, Created: now, Modified: now}
+	if err := s.CreateAccount(ctx, acct, u); err != nil {
+		t.Fatal(err)
+	}
+	session := func(kind mfad.SessionKind) *mfad.Session {
+		h := make([]byte, 32)
+		rand.Read(h)
+		return &mfad.Session{Hash: h, UserID: u.ID, Kind: kind, Step: mfad.StepTOTP, Created: now, LastSeen: now, Expires: now.Add(time.Hour)}
+	}
+	advance := func(ctx context.Context, step int64) error {
+		lim := session(mfad.SessionLimited)
+		if err := s.CreateSession(context.Background(), lim); err != nil {
+			t.Fatal(err)
+		}
+		return s.AdvanceLogin(ctx, mfad.Advance{LimitedHash: lim.Hash, UserID: u.ID, TOTPStep: step, TOTPGen: 1,
+			Next: session(mfad.SessionFull), Now: now, CheckKey: "email:u", ResetKey: "addr:x",
+			Audit: []*mfad.AuditEvent{{AccountID: acct.ID, ActorID: u.ID, UserID: u.ID, Event: "login", Outcome: "success", Time: now}}})
+	}
+	if err := advance(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	// Refused: a replayed step, then a locked email.
+	if err := advance(ctx, 10); !errors.Is(err, mfad.ErrReplay) {
+		t.Fatalf("a replayed step: %v, want ErrReplay", err)
+	}
+	if _, err := s.Reserve(ctx, "email:u", mfad.Throttle{Limit: 1, Window: time.Hour, Lock: time.Hour}, now); err != nil {
+		t.Fatal(err)
+	}
+	var locked *mfad.LockedError
+	if err := advance(ctx, 11); !errors.As(err, &locked) {
+		t.Fatalf("a locked email: %v, want a LockedError", err)
+	}
+	if err := s.ResetThrottle(ctx, "email:u"); err != nil {
+		t.Fatal(err)
+	}
+	// A request that ends while its batch waits: another connection holds
+	// the user's row (not its key: the sessions' foreign key checks pass),
+	// which the step's UPDATE waits for until the request's deadline.
+	other, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	hold, err := other.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hold.ExecContext(ctx, "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", u.ID); err != nil {
+		t.Fatal(err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	err = advance(dctx, 12)
+	cancel()
+	if err == nil {
+		t.Fatal("an advance that waited past its request's end succeeded")
+	}
+	if err := hold.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	// Refused or interrupted, none of them consumed its step or left a
+	// transaction open on the one connection: the next step is accepted.
+	if err := advance(ctx, 11); err != nil {
+		t.Fatalf("the next advance on the same connection: %v", err)
+	}
+	// And nothing of the refused ones was committed with it: two logins,
+	// two audit rows, two full sessions.
+	var audits, full int
+	if err := other.QueryRowContext(ctx, "SELECT count(*) FROM audit WHERE event = 'login'").Scan(&audits); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.QueryRowContext(ctx, "SELECT count(*) FROM sessions WHERE kind = 'full'").Scan(&full); err != nil {
+		t.Fatal(err)
+	}
+	if audits != 2 || full != 2 {
+		t.Fatalf("%d audit rows and %d full sessions after two logins: a refused step's writes were committed", audits, full)
+	}
 }
 
 // Instances starting together on an empty database migrate it once, under
