@@ -29,10 +29,10 @@ func TestConformance(t *testing.T) {
 }
 
 // AdvanceLogin runs its statements as one batch in a transaction on a
-// connection taken from the pool: whatever its outcome (a refused step, a
-// request that ends half-way), the connection goes back clean, so the next
-// call on it works. With a pool of one connection, every call here uses
-// the same one.
+// connection taken from the pool. Whatever its outcome (a refused step, a
+// request that ends half-way), nothing of a step that failed is committed,
+// not even later with another step on the same connection, and the store
+// goes on serving: here on a pool of one connection.
 func TestAdvanceLeavesItsConnectionClean(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.NewDatabase(t)
