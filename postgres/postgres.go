@@ -170,10 +170,15 @@ func retryable(err error) bool {
 // tx runs fn in one transaction and commits, retrying after a deadlock or a
 // serialization failure.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	return retry(func() error { return s.tx1(ctx, fn) })
+}
+
+// retry runs a transaction, attempt, up to four times while it fails with
+// a deadlock or a serialization failure.
+func retry(attempt func() error) error {
 	var err error
-	for attempt := 0; attempt < 4; attempt++ {
-		err = s.tx1(ctx, fn)
-		if !retryable(err) {
+	for range 4 {
+		if err = attempt(); !retryable(err) {
 			break
 		}
 	}
@@ -485,14 +490,7 @@ func (s *Store) FailSession(ctx context.Context, hash []byte, max int) (bool, er
 // back with the transaction, and the error is the first failed check's, as
 // when they ran one after the other.
 func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
-	var err error
-	for attempt := 0; attempt < 4; attempt++ {
-		err = s.advance(ctx, a)
-		if !retryable(err) {
-			break
-		}
-	}
-	return dbErr(err)
+	return retry(func() error { return s.advance(ctx, a) })
 }
 
 func (s *Store) advance(ctx context.Context, a mfad.Advance) error {
