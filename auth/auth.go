@@ -646,12 +646,25 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 	// locked (in the step's one transaction), so past the limit a right code
 	// gets the same 429 as a wrong one and guesses learn nothing more.
 	reserveFirst := se.Step != mfad.StepTOTP
+	// lockedOut is the answer to an attempt while the email is locked.
+	lockedOut := func(retry time.Duration) error {
+		s.audit(ctx, event{name: "login.locked", step: stepName(se.Step), failure: true, user: u, detail: string(t)})
+		return tooMany(retry)
+	}
+	// count counts one attempt against the email, refused while locked.
+	count := func() error {
+		retry, err := s.store.Reserve(ctx, ekey, s.cfg.EmailThrottle, now)
+		if err != nil {
+			return err
+		}
+		if retry > 0 {
+			return lockedOut(retry)
+		}
+		return nil
+	}
 	if reserveFirst {
-		if retry, err := s.store.Reserve(ctx, ekey, s.cfg.EmailThrottle, now); err != nil {
+		if err := count(); err != nil {
 			return LoginResult{}, err
-		} else if retry > 0 {
-			s.audit(ctx, event{name: "login.locked", step: stepName(se.Step), failure: true, user: u, detail: string(t)})
-			return LoginResult{}, tooMany(retry)
 		}
 	}
 	// A code whose check did not finish (the database failed part-way, no
@@ -741,8 +754,7 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		var locked *mfad.LockedError
 		switch {
 		case errors.As(err, &locked):
-			s.audit(ctx, event{name: "login.locked", step: stepName(se.Step), failure: true, user: u, detail: string(t)})
-			return LoginResult{}, tooMany(locked.RetryAfter)
+			return LoginResult{}, lockedOut(locked.RetryAfter)
 		case errors.Is(err, mfad.ErrReplay):
 			s.audit(ctx, event{name: "totp.replay", failure: true, user: u, detail: "a code already used"})
 			ok = false
@@ -757,11 +769,8 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 	if !ok {
 		if !reserveFirst {
 			// Counted now; refused like any attempt while locked.
-			if retry, err := s.store.Reserve(ctx, ekey, s.cfg.EmailThrottle, now); err != nil {
+			if err := count(); err != nil {
 				return LoginResult{}, err
-			} else if retry > 0 {
-				s.audit(ctx, event{name: "login.locked", step: stepName(se.Step), failure: true, user: u, detail: string(t)})
-				return LoginResult{}, tooMany(retry)
 			}
 		}
 		wrong = true

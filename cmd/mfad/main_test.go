@@ -34,9 +34,6 @@ const (
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
-// syncBuffer is a goroutine-safe buffer for the logs run writes.
-type syncBuffer = testserver.Logs
-
 // envFunc is a getenv reading only the given map (a copy of it).
 func envFunc(env map[string]string) func(string) string {
 	m := make(map[string]string, len(env))
@@ -51,7 +48,7 @@ type server struct {
 	url    string
 	cancel context.CancelFunc
 	done   chan error
-	stderr *syncBuffer
+	stderr *testserver.Logs
 	client *http.Client
 
 	once    sync.Once
@@ -68,7 +65,7 @@ func launch(t *testing.T, env map[string]string, args ...string) (*server, error
 	s := &server{
 		cancel: cancel,
 		done:   make(chan error, 1),
-		stderr: &syncBuffer{},
+		stderr: &testserver.Logs{},
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}},
 	}
 	go func() {
@@ -294,7 +291,7 @@ func runQuick(t *testing.T, env map[string]string, args ...string) (stdout, stde
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var out, errb syncBuffer
+	var out, errb testserver.Logs
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, envFunc(env), nil, &out, &errb) }()
 	select {

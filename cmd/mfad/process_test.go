@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mfad/mfad/internal/testserver"
 )
 
 var (
@@ -51,7 +53,7 @@ func TestMain(m *testing.M) {
 type proc struct {
 	*server
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testserver.Logs
 }
 
 // startProc starts the binary and waits until it listens.
@@ -59,7 +61,7 @@ func startProc(t *testing.T, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	stderr := &syncBuffer{}
+	stderr := &testserver.Logs{}
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
