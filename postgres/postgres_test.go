@@ -161,11 +161,23 @@ func TestConcurrentMigrations(t *testing.T) {
 // The CPU per login it reports is the benchmark process's only: PostgreSQL
 // runs in processes of its own.
 func BenchmarkLoginWrites(b *testing.B) {
+	storetest.BenchLoginWrites(b, openBench(b))
+}
+
+// BenchmarkSessionUser: the read of every authenticated request, 64 at
+// once, over 10,000 users' sessions; its CPU figure too is the benchmark
+// process's only.
+func BenchmarkSessionUser(b *testing.B) {
+	storetest.BenchSessionUser(b, openBench(b), 10_000)
+}
+
+// openBench opens a store on a new database, closed when b ends.
+func openBench(b *testing.B) *postgres.Store {
 	pgtest.Server(b)
 	s, err := postgres.Open(context.Background(), pgtest.NewDatabase(b), postgres.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
-	storetest.BenchLoginWrites(b, s)
+	b.Cleanup(func() { s.Close() })
+	return s
 }

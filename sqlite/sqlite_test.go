@@ -176,10 +176,21 @@ func TestOpenPaths(t *testing.T) {
 // BenchmarkLoginWrites: the writes of a login with a TOTP code, 64 at once
 // (go test -run '^$' -bench LoginWrites ./sqlite).
 func BenchmarkLoginWrites(b *testing.B) {
+	storetest.BenchLoginWrites(b, openBench(b))
+}
+
+// BenchmarkSessionUser: the read of every authenticated request, 64 at
+// once, over 10,000 users' sessions (go test -run '^$' -bench SessionUser ./sqlite).
+func BenchmarkSessionUser(b *testing.B) {
+	storetest.BenchSessionUser(b, openBench(b), 10_000)
+}
+
+// openBench opens a store on a new database file, closed when b ends.
+func openBench(b *testing.B) *sqlite.Store {
 	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "mfad.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
-	storetest.BenchLoginWrites(b, s)
+	b.Cleanup(func() { s.Close() })
+	return s
 }

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"fmt"
+	mrand "math/rand/v2"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,5 +47,51 @@ func BenchLoginWrites(b *testing.B, s mfad.Store) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "logins/s")
 	if cpu1 := cpuTime(); cpu1 > 0 {
 		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "cpu-µs/login")
+	}
+}
+
+// BenchSessionUser measures the read every authenticated request makes: a
+// session with its user and account (Store.SessionUser), from 64 goroutines
+// at once, over users sessions of as many users (seeded concurrently, one
+// session each), in random order. It reports lookups per second and, on Unix
+// systems, the CPU time per lookup of the whole process.
+func BenchSessionUser(b *testing.B, s mfad.Store, users int) {
+	a, _ := newAccount(b, s, false)
+	hashes := make([][]byte, users)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(users); i = next.Add(1) - 1 {
+				u := totpUser(b, s, a.ID, 1)
+				hashes[i] = newSession(b, s, u.ID, mfad.SessionFull, mfad.StepNone).Hash
+			}
+		})
+	}
+	wg.Wait()
+	if b.Failed() {
+		return
+	}
+	var worker atomic.Int64
+	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime()
+	b.RunParallel(func(pb *testing.PB) {
+		r := mrand.New(mrand.NewPCG(uint64(worker.Add(1)), 1))
+		for pb.Next() {
+			se, u, _, err := s.SessionUser(b.Context(), hashes[r.IntN(users)])
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if se.UserID != u.ID {
+				b.Errorf("session of user %s read with user %s", se.UserID, u.ID)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "lookups/s")
+	if cpu1 := cpuTime(); cpu1 > 0 {
+		b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/lookup")
 	}
 }
