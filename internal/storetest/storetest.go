@@ -15,6 +15,7 @@
 package storetest
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"reflect"
@@ -119,34 +120,50 @@ func newAccount(t testing.TB, s mfad.Store, force2FA bool) (*mfad.Account, *mfad
 
 func newUser(t testing.TB, s mfad.Store, accountID string, edit func(*mfad.User)) *mfad.User {
 	t.Helper()
+	u, err := makeUser(t.Context(), s, accountID, edit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// makeUser is newUser for goroutines other than the test's, which must not
+// call t.Fatal.
+func makeUser(ctx context.Context, s mfad.Store, accountID string, edit func(*mfad.User)) (*mfad.User, error) {
 	id := uuid.NewString()
 	u := &mfad.User{ID: id, AccountID: accountID, Name: "User", Email: id + "@example.com",
 		PasswordHash: "$argon2id$user", Created: t0, Modified: t0}
 	if edit != nil {
 		edit(u)
 	}
-	if err := s.CreateUser(t.Context(), u); err != nil {
-		t.Fatal(err)
-	}
-	return u
+	return u, s.CreateUser(ctx, u)
 }
 
 // totpUser makes a user with an active secret at generation gen.
 func totpUser(t testing.TB, s mfad.Store, accountID string, gen int64) *mfad.User {
 	t.Helper()
-	return newUser(t, s, accountID, func(u *mfad.User) {
-		u.Has2FA, u.TOTPSeal, u.TOTPGen = true, []byte("sealed-secret"), gen
-	})
+	return newUser(t, s, accountID, withTOTP(gen))
+}
+
+// withTOTP gives a user an active secret at generation gen.
+func withTOTP(gen int64) func(*mfad.User) {
+	return func(u *mfad.User) { u.Has2FA, u.TOTPSeal, u.TOTPGen = true, []byte("sealed-secret"), gen }
 }
 
 func newSession(t testing.TB, s mfad.Store, userID string, kind mfad.SessionKind, step mfad.Step) *mfad.Session {
 	t.Helper()
-	se := &mfad.Session{Hash: randHash(), UserID: userID, Kind: kind, Step: step,
-		Created: t0, LastSeen: t0, Expires: t0.Add(time.Hour)}
-	if err := s.CreateSession(t.Context(), se); err != nil {
+	se, err := makeSession(t.Context(), s, userID, kind, step)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return se
+}
+
+// makeSession is newSession for goroutines other than the test's.
+func makeSession(ctx context.Context, s mfad.Store, userID string, kind mfad.SessionKind, step mfad.Step) (*mfad.Session, error) {
+	se := &mfad.Session{Hash: randHash(), UserID: userID, Kind: kind, Step: step,
+		Created: t0, LastSeen: t0, Expires: t0.Add(time.Hour)}
+	return se, s.CreateSession(ctx, se)
 }
 
 func fullNext(userID string) *mfad.Session {
