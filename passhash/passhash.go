@@ -58,7 +58,7 @@ type Hasher struct {
 	onWait  func(time.Duration)
 
 	garbage atomic.Int64 // KiB of hashing memory dropped since the last collection
-	budget  int64        // KiB of it that makes key collect
+	budget  int64        // KiB of dropped hashing memory that triggers a collection (see collect)
 }
 
 // OnWait makes f see how long each hash waited for a slot (for metrics);

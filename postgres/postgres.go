@@ -545,12 +545,10 @@ func advanceOn(ctx context.Context, pc *pgx.Conn, a mfad.Advance) error {
 	full := a.Next.Kind == mfad.SessionFull
 	login := full // last_login still to record
 	if a.PendingID != "" {
-		// The pending secret is locked first, as activatePending does.
-		wantOne(b.Queue("SELECT 1 FROM pending_totp WHERE user_id = $1 AND id = $2 FOR UPDATE", a.UserID, a.PendingID), mfad.ErrNoPending)
-		wantOne(b.Queue(`UPDATE users SET totp_seal = p.seal, totp_gen = users.totp_gen + 1, totp_last = $3, has_2fa = true, modified = $4
-				FROM pending_totp p WHERE users.id = $1 AND p.user_id = $1 AND p.id = $2 AND users.totp_last < $3`,
-			a.UserID, a.PendingID, a.TOTPStep, ms(a.Now)), mfad.ErrReplay)
-		b.Queue("DELETE FROM pending_totp WHERE user_id = $1", a.UserID)
+		// The statements of activatePending, checked as it checks them.
+		wantOne(b.Queue(lockPendingSQL, a.UserID, a.PendingID), mfad.ErrNoPending)
+		wantOne(b.Queue(activatePendingSQL, a.UserID, a.PendingID, a.TOTPStep, ms(a.Now)), mfad.ErrReplay)
+		b.Queue(dropPendingSQL, a.UserID)
 	} else if a.TOTPStep > 0 {
 		// The step is consumed, and a completed login recorded, in one
 		// statement.
@@ -589,25 +587,33 @@ func advanceOn(ctx context.Context, pc *pgx.Conn, a mfad.Advance) error {
 // consumes step, failing with ErrNoPending if it was replaced and ErrReplay
 // if the step is not after the last accepted one.
 func activatePending(ctx context.Context, tx *sql.Tx, userID, pendingID string, step, now int64) error {
-	var seal []byte
-	err := tx.QueryRowContext(ctx, "SELECT seal FROM pending_totp WHERE user_id = $1 AND id = $2 FOR UPDATE", userID, pendingID).Scan(&seal)
-	if errors.Is(err, sql.ErrNoRows) {
-		return mfad.ErrNoPending
-	}
+	res, err := tx.ExecContext(ctx, lockPendingSQL, userID, pendingID)
 	if err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE users SET totp_seal = $1, totp_gen = totp_gen + 1, totp_last = $2, has_2fa = true, modified = $3
-		WHERE id = $4 AND totp_last < $2`, seal, step, now, userID)
+	if n, _ := res.RowsAffected(); n != 1 {
+		return mfad.ErrNoPending
+	}
+	res, err = tx.ExecContext(ctx, activatePendingSQL, userID, pendingID, step, now)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		return mfad.ErrReplay
 	}
-	_, err = tx.ExecContext(ctx, "DELETE FROM pending_totp WHERE user_id = $1", userID)
+	_, err = tx.ExecContext(ctx, dropPendingSQL, userID)
 	return err
 }
+
+// The statements of activatePending, also sent in AdvanceLogin's batch:
+// the pending secret is locked first, then made the active one while the
+// step is after the last accepted one, then dropped.
+const (
+	lockPendingSQL     = "SELECT 1 FROM pending_totp WHERE user_id = $1 AND id = $2 FOR UPDATE"
+	activatePendingSQL = `UPDATE users SET totp_seal = p.seal, totp_gen = users.totp_gen + 1, totp_last = $3, has_2fa = true, modified = $4
+		FROM pending_totp p WHERE users.id = $1 AND p.user_id = $1 AND p.id = $2 AND users.totp_last < $3`
+	dropPendingSQL = "DELETE FROM pending_totp WHERE user_id = $1"
+)
 
 // ---- factors
 
