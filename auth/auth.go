@@ -964,8 +964,20 @@ func (n NewUser) validate(maxPassword int) error {
 	if err := ValidEmail(n.Email); err != nil {
 		return err
 	}
-	if len(n.Password) < minPassword || len(n.Password) > maxPassword || !utf8.ValidString(n.Password) {
-		return mfad.Errorf(mfad.CodeInvalid, "password: %d to %d bytes of UTF-8", minPassword, maxPassword)
+	return ValidPassword(n.Password, maxPassword)
+}
+
+// ValidPassword checks the length of a new password: valid UTF-8, at least
+// minPassword characters counted as Unicode code points ("äöüß" is four,
+// not eight), and at most maxBytes bytes (what is hashed is bytes).
+func ValidPassword(password string, maxBytes int) error {
+	switch {
+	case !utf8.ValidString(password):
+		return mfad.Errorf(mfad.CodeInvalid, "password: must be UTF-8 text")
+	case utf8.RuneCountInString(password) < minPassword:
+		return mfad.Errorf(mfad.CodeInvalid, "password: at least %d characters", minPassword)
+	case len(password) > maxBytes:
+		return mfad.Errorf(mfad.CodeInvalid, "password: at most %d bytes", maxBytes)
 	}
 	return nil
 }

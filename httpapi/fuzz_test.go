@@ -29,6 +29,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/mfad/mfad"
 	"github.com/mfad/mfad/auth"
 	"github.com/mfad/mfad/passhash"
@@ -144,8 +146,14 @@ func validate(t *testing.T, v any) {
 // never does; a body over MaxBody always gives 413 (with a JSON type) and one
 // within it never does; a body json.Valid rejects never decodes; a decoded
 // struct survives encoding/json and decoding again unchanged; trailing
-// white space up to MaxBody changes nothing.
+// white space up to MaxBody changes nothing; only members whose names are
+// byte for byte the declared ones set a field, and no accepted body names a
+// member twice (see exactNames).
 func FuzzDecodeRequests(f *testing.F) {
+	f.Add([]byte(`{"AUTH_TYPE":"2FA","Code":"012345","code":"1"}`), "application/json")
+	f.Add([]byte(`{"auth_type":"2FA","auth_type":"PIN","code":"1"}`), "")
+	f.Add([]byte(`{"idſ":["123e4567-e89b-12d3-a456-426614174000"],"IDS":[],"auth_type":"2FA"}`), "")
+	f.Add([]byte(`{"Auth_Type":"PIN","auth_type\u0000":"2FA","auth_typ\u0065":"2FA"}`), "")
 	f.Add([]byte(`{"auth_type":"2FA","code":"012345"}`), "application/json")
 	f.Add([]byte(`{"ids":["123e4567-e89b-12d3-a456-426614174000"],"auth_type":"PIN","code":"1234"}`), "")
 	f.Add([]byte(`{"auth_type":"2FA"} x`), "application/json; charset=utf-8")
@@ -184,6 +192,7 @@ func FuzzDecodeRequests(f *testing.F) {
 			if err == nil {
 				roundTrip(t, b.name, v, b.fresh())
 				validate(t, v)
+				exactNames(t, b.name, body, v, b.fresh())
 			}
 			// Trailing white space up to MaxBody changes nothing; one byte
 			// more is too large. Each check reads 64 KiB, which would
@@ -223,6 +232,61 @@ func roundTrip(t *testing.T, name string, v, fresh any) {
 	}
 	if !reflect.DeepEqual(v, fresh) {
 		t.Fatalf("%s: round trip changed the value:\n%+v\n%s\n%+v", name, v, enc, fresh)
+	}
+}
+
+// exactNames checks a body decode accepted into v: no member name occurs
+// twice at the top level, and v equals what the body's members with exactly
+// the declared names (the json tags of v's struct, byte for byte after JSON
+// unescaping) decode to on their own. A decoder that folded case or Unicode
+// ("Code", "AUTH_TYPE", "idſ" for "ids") would set a field from a member
+// that is not in the filtered body, and fail here.
+func exactNames(t *testing.T, name string, body []byte, v, fresh any) {
+	t.Helper()
+	declared := map[string]bool{}
+	rt := reflect.TypeOf(v).Elem()
+	for i := range rt.NumField() {
+		tag, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		declared[tag] = true
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return // not an object (null): nothing to compare
+	}
+	var kept bytes.Buffer
+	kept.WriteByte('{')
+	seen := map[string]bool{}
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			t.Fatalf("%s: accepted body %q: reading a name: %v", name, body, err)
+		}
+		member := tok.String()
+		if seen[member] {
+			t.Fatalf("%s: accepted body %q names member %q twice", name, body, member)
+		}
+		seen[member] = true
+		val, err := dec.ReadValue()
+		if err != nil {
+			t.Fatalf("%s: accepted body %q: reading a value: %v", name, body, err)
+		}
+		if declared[member] {
+			if kept.Len() > 1 {
+				kept.WriteByte(',')
+			}
+			quoted, _ := jsontext.AppendQuote(nil, member)
+			kept.Write(quoted)
+			kept.WriteByte(':')
+			kept.Write(val)
+		}
+	}
+	kept.WriteByte('}')
+	if err := decodeJSON(kept.Bytes(), fresh); err != nil {
+		t.Fatalf("%s: the declared members %s of accepted body %q are refused alone: %v", name, kept.Bytes(), body, err)
+	}
+	if !reflect.DeepEqual(v, fresh) {
+		t.Fatalf("%s: body %q decoded to %+v, but its members with exactly the declared names %s decode to %+v: a member with another name set a field",
+			name, body, v, kept.Bytes(), fresh)
 	}
 }
 

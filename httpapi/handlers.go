@@ -53,6 +53,8 @@ func (s *Server) authed(may access, h authedHandler) http.Handler {
 	})
 }
 
+// identify resolves the X-Auth-Token header. More than one such header is
+// refused like an unknown session, whichever of them is valid.
 func (s *Server) identify(r *http.Request) (*auth.Identity, error) {
 	vals := r.Header.Values("X-Auth-Token")
 	if len(vals) != 1 {
@@ -127,11 +129,14 @@ func (s *Server) writeLogin(w http.ResponseWriter, res auth.LoginResult) {
 }
 
 // handlePasswordLogin is GET /session/login: Basic credentials start a login;
-// a full X-Auth-Token (and no Basic) answers with that session's id.
+// a full X-Auth-Token (and no Basic) answers with that session's id. A
+// request with more than one Authorization header gets the answer of wrong
+// credentials: which one a proxy in front checked is unknowable, so neither
+// is tried.
 func (s *Server) handlePasswordLogin(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Authorization") != "" {
+	if auths := r.Header.Values("Authorization"); len(auths) > 1 || (len(auths) == 1 && auths[0] != "") {
 		email, password, ok := r.BasicAuth()
-		if !ok {
+		if !ok || len(auths) > 1 {
 			writeError(w, r, mfad.Errorf(mfad.CodeBadCredentials, "wrong email or password"))
 			return
 		}

@@ -66,6 +66,7 @@ type req struct {
 	Token        string
 	Body         any
 	Header       map[string]string
+	Extra        http.Header // values added after everything else (a header sent twice)
 	Basic        *[2]string
 }
 
@@ -107,6 +108,11 @@ func (e *env) do(q req) resp {
 			r.Header.Del(k)
 		} else {
 			r.Header.Set(k, v)
+		}
+	}
+	for k, vs := range q.Extra {
+		for _, v := range vs {
+			r.Header.Add(k, v)
 		}
 	}
 	res, err := e.client.Do(r)

@@ -64,6 +64,25 @@ func TestBadInput(t *testing.T) {
 		{"ids braces", "/user/set-mfa", `{"ids":["{` + id + `}"],"auth_type":"2FA"}`, 400, mfad.CodeInvalid},
 		{"ids nil UUID", "/user/set-mfa", `{"ids":["00000000-0000-0000-0000-000000000000"],"auth_type":"2FA"}`, 400, mfad.CodeUnknownUsers},
 		{"ids over the cap", "/user/set-mfa", map[string]any{"ids": many, "auth_type": "2FA"}, 400, mfad.CodeInvalid},
+		// Member names match exactly: another spelling is an unknown
+		// member, so the required field is missing; a name given twice is
+		// refused whatever its values.
+		{"AUTH_TYPE", "/profile/remove-mfa", `{"AUTH_TYPE":"PIN"}`, 400, mfad.CodeInvalid},
+		{"Auth_Type", "/profile/remove-mfa", `{"Auth_Type":"PIN"}`, 400, mfad.CodeInvalid},
+		{"CODE", "/profile/set-mfa", `{"auth_type":"PIN","CODE":"1234"}`, 400, mfad.CodeInvalid},
+		{"Code", "/profile/set-mfa", `{"auth_type":"PIN","Code":"1234"}`, 400, mfad.CodeInvalid},
+		{"IDS", "/user/set-mfa", `{"IDS":["` + id + `"],"auth_type":"2FA"}`, 400, mfad.CodeInvalid},
+		{"ids with long s", "/user/set-mfa", `{"idſ":["` + id + `"],"auth_type":"2FA"}`, 400, mfad.CodeInvalid},
+		{"iDs", "/user/delete", `{"iDs":["` + id + `"]}`, 400, mfad.CodeInvalid},
+		{"auth_type twice, same value", "/profile/remove-mfa", `{"auth_type":"PIN","auth_type":"PIN"}`, 400, mfad.CodeBadJSON},
+		{"auth_type twice, escaped", "/profile/remove-mfa", `{"auth_type":"PIN","auth_typ\u0065":"2FA"}`, 400, mfad.CodeBadJSON},
+		{"code twice", "/profile/set-mfa", `{"auth_type":"PIN","code":"1234","code":"5678"}`, 400, mfad.CodeBadJSON},
+		{"ids twice", "/user/set-mfa", `{"ids":[],"ids":["` + id + `"],"auth_type":"2FA"}`, 400, mfad.CodeBadJSON},
+		{"unknown member twice", "/profile/remove-mfa", `{"auth_type":"PIN","x":1,"x":2}`, 400, mfad.CodeBadJSON},
+		{"invalid UTF-8", "/profile/remove-mfa", "{\"auth_type\":\"PIN\xff\"}", 400, mfad.CodeBadJSON},
+		// Password length is counted in code points: eight bytes, four characters.
+		{"password of four umlauts", "/user/create", `{"name":"U","email":"u8@example.com","password":"äöüß"}`, 400, mfad.CodeInvalid},
+		{"password of four emoji", "/user/create", `{"name":"U","email":"u8@example.com","password":"😀😀😀😀"}`, 400, mfad.CodeInvalid},
 		{"deep nesting", "/profile/remove-mfa", strings.Repeat("[", 30000) + strings.Repeat("]", 30000), 400, mfad.CodeBadJSON},
 		{"body over 64 KiB", "/profile/remove-mfa", `{"auth_type":"PIN","x":"` + strings.Repeat("a", 70<<10) + `"}`, 413, mfad.CodeTooLarge},
 		{"10 MB body", "/profile/remove-mfa", strings.Repeat(" ", 10<<20), 413, mfad.CodeTooLarge},

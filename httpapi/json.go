@@ -14,6 +14,9 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/mfad/mfad"
 )
 
@@ -111,7 +114,14 @@ func invalid(format string, args ...any) error {
 
 // decode reads a JSON request body into v: the Content-Type must be JSON (or
 // absent), the body at most MaxBody bytes, one JSON value with nothing after
-// it. Unknown fields are ignored.
+// it. Member names match the struct's json tags exactly, case included: a
+// name spelled otherwise ("Code", "AUTH_TYPE", "idſ") is an unknown member,
+// and unknown members are ignored. A name given twice in one object, or a
+// string that is not UTF-8, is refused. This is the decoder of
+// github.com/go-json-experiment/json (Go's encoding/json/v2) with its
+// default options; encoding/json (v1) folds case and keeps the last of two
+// equal names, so a proxy that inspects a body would read another request
+// than the one mfad acts on.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -134,24 +144,83 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		return badJSON("cannot read request body")
 	}
+	return decodeJSON(body, v)
+}
+
+// decodeJSON is decode's parsing half: exactly one JSON value in body, into v.
+func decodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return badJSON("request body is empty; a JSON object is required")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			if te.Field == "" {
-				return badJSON("request body must be a JSON object")
-			}
-			return badJSON("field %s: wrong JSON type %s", te.Field, te.Value)
-		}
-		return badJSON("request body is not valid JSON")
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	if err := jsonv2.UnmarshalDecode(dec, v); err != nil {
+		return jsonErr(err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if _, err := dec.ReadToken(); err != io.EOF {
 		return badJSON("unexpected data after the JSON value")
 	}
 	return nil
+}
+
+// jsonErr turns a decoding error into the client's 400. Its message names
+// the member by its JSON pointer, which holds only names the request
+// declares (an unknown member is skipped before its value is typed) or, for
+// a name given twice, the name the client sent.
+func jsonErr(err error) error {
+	var se *jsonv2.SemanticError
+	var syn *jsontext.SyntacticError
+	switch {
+	case errors.As(err, &syn) && errors.Is(err, jsontext.ErrDuplicateName):
+		return badJSON("member %s: given twice", fieldName(syn.JSONPointer))
+	case errors.As(err, &syn) && strings.Contains(syn.Err.Error(), "invalid UTF-8"):
+		return badJSON("request body is not valid UTF-8")
+	case errors.As(err, &se) && se.JSONPointer == "":
+		return badJSON("request body must be a JSON object")
+	case errors.As(err, &se):
+		return badJSON("field %s: wrong JSON type %s", fieldName(se.JSONPointer), kindName(se.JSONKind))
+	}
+	return badJSON("request body is not valid JSON")
+}
+
+// fieldName spells a JSON pointer as a client reads it: "/ids/2" is ids[2].
+// It is cut at 64 bytes: a duplicate name is the client's own text.
+func fieldName(p jsontext.Pointer) string {
+	var b strings.Builder
+	for i, tok := range strings.Split(strings.TrimPrefix(string(p), "/"), "/") {
+		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		if _, err := strconv.Atoi(tok); err == nil && i > 0 {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	name := b.String()
+	if len(name) > 64 {
+		name = strings.ToValidUTF8(name[:64], "") + "…"
+	}
+	return name
+}
+
+// kindName names a JSON kind as the client wrote it.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "boolean"
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return "value"
 }
 
 // ---- field validation

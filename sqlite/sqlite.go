@@ -52,8 +52,8 @@ type Store struct {
 
 var _ mfad.Store = (*Store)(nil)
 
-// Open opens (creating if needed) the database file at path and applies the
-// migrations.
+// Open opens (creating if needed, with mode 0600) the database file at path
+// and applies the migrations.
 func Open(ctx context.Context, path string) (*Store, error) {
 	return OpenWith(ctx, path, Options{})
 }
@@ -79,6 +79,9 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	}
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
+	}
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("sqlite: create %s: %w", path, err)
 	}
 	dsn := func(extra string) string {
 		q := url.Values{}

@@ -257,7 +257,7 @@ func wantFileMode(t *testing.T, path string, mode os.FileMode) {
 	t.Helper()
 	fi, err := os.Stat(path)
 	if err != nil {
-		t.Fatalf("key file: %v", err)
+		t.Fatalf("%s: %v", path, err)
 	}
 	if got := fi.Mode().Perm(); got != mode {
 		t.Fatalf("%s has mode %04o, want %04o", path, got, mode)
@@ -402,6 +402,31 @@ func TestRestartKeepsChanges(t *testing.T) {
 			want(t, http.StatusUnauthorized, "GET /settings with a limited session")
 	}
 	s.mustStop(t)
+}
+
+// The database file is created 0600 like the key file; one that group or
+// others can read is served, with a warning at start naming it.
+func TestDatabaseFileModes(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "mfad.db")
+	s := startServer(t, nil, serveArgs(db, adminArgs()...)...)
+	s.login(t, adminEmail, adminPassword, http.StatusOK)
+	wantFileMode(t, db, 0o600)
+	wantFileMode(t, db+"-wal", 0o600)
+	wantFileMode(t, db+"-shm", 0o600)
+	s.mustStop(t)
+	if strings.Contains(s.stderr.String(), "open to group or others") {
+		t.Fatalf("a warning for private files:\n%s", s.stderr)
+	}
+
+	if err := os.Chmod(db, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = startServer(t, nil, serveArgs(db)...)
+	s.login(t, adminEmail, adminPassword, http.StatusOK)
+	s.mustStop(t)
+	if logs := s.stderr.String(); !strings.Contains(logs, "open to group or others") || !strings.Contains(logs, "mfad.db (mode 0644)") {
+		t.Fatalf("no warning for a database of mode 0644:\n%s", logs)
+	}
 }
 
 func TestKeySafety(t *testing.T) {

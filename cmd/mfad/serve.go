@@ -74,7 +74,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	dbf := addDBFlags(f)
 	keyFile := f.String("key-file", "MFAD_KEY_FILE", "", "file holding the key that encrypts TOTP secrets (default: <db>.key beside a SQLite database, created with mode 0600 on first start)")
 	adminEmail := f.String("admin-email", "MFAD_ADMIN_EMAIL", "", "on an empty database: create the first account with this admin")
-	adminPassword := f.String("admin-password", "MFAD_ADMIN_PASSWORD", "", "password of that first admin (at least 8 bytes)")
+	adminPassword := f.String("admin-password", "MFAD_ADMIN_PASSWORD", "", "password of that first admin (at least 8 characters)")
 	accountTitle := f.String("account-title", "MFAD_ACCOUNT_TITLE", "Default", "title of that first account")
 	issuer := f.String("issuer", "MFAD_ISSUER", "mfad", "issuer name shown in authenticator apps")
 	idle := f.Duration("idle-timeout", "MFAD_IDLE_TIMEOUT", 15*time.Minute, "a full session ends after this long without a request")
@@ -111,6 +111,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer store.Close()
+	if !postgres.IsURL(*dbf.db) {
+		// New files are made 0600; an older or copied one may not be.
+		for _, f := range sqlite.LooseFiles(*dbf.db) {
+			log.Warn("a database file is open to group or others; it holds password hashes and sealed secrets: chmod 600 it", "file", f)
+		}
+	}
 	box, err := loadKey(ctx, store, *dbf.db, *keyFile, log)
 	if err != nil {
 		return err

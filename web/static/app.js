@@ -665,7 +665,7 @@
     const name = $('create-name').value.trim();
     const email = $('create-email').value.trim();
     const password = $('create-password').value;
-    if (!name || !email || password.length < 8) {
+    if (!name || !email || [...password].length < 8) { // code points, as the server counts
       showMsg('Enter a name, an email and a password of at least 8 characters.', 'error');
       return;
     }
