@@ -6,7 +6,6 @@ package mfad
 
 import (
 	_ "embed"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -136,10 +135,6 @@ func ParseUUID(s string) (string, bool) {
 	}
 	return u.String(), true
 }
-
-// EmailKey is the case-insensitive form of an email: emails are unique, and
-// looked up, by it.
-func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
 // AuditEvent is one entry of an account's audit trail: who (ActorID) did
 // what (Event, Outcome) to whom (UserID), when, and from which address.

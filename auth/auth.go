@@ -964,6 +964,9 @@ func (n NewUser) validate(maxPassword int) error {
 	if err := ValidEmail(n.Email); err != nil {
 		return err
 	}
+	if r, ok := mfad.ASCIILookalike(n.Email); ok {
+		return mfad.Errorf(mfad.CodeInvalid, "email: %U is a variant of an ASCII character; write the plain character", r)
+	}
 	return ValidPassword(n.Password, maxPassword)
 }
 

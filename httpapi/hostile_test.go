@@ -83,3 +83,46 @@ func TestOneCredentialHeader(t *testing.T) {
 	e.wantStatus(e.get("/profile", tok), 200)
 	e.wantStatus(e.get("/profile", other), 200)
 }
+
+// Emails are identities under one rule for uniqueness, login and lockout: a
+// spelling with the Turkish dotted İ or the Kelvin sign is never the ASCII
+// email, and a new email may not hold a look-alike of ASCII at all.
+func TestEmailIdentity(t *testing.T) {
+	e := newEnv(t)
+	e.createUser(e.adminAToken, "alice@example.com", "alice-password", false)
+	e.createUser(e.adminAToken, "kate@example.com", "kate-password", false)
+	wrong := e.passwordLogin("alice@example.com", "wrong-password")
+	logins := [][2]string{
+		{"\u212Aate@example.com", "kate-password"}, {"ｋate@example.com", "kate-password"},
+		{"ALİCE@EXAMPLE.COM", "alice-password"}, {"alİce@example.com", "alice-password"},
+	}
+	for _, l := range logins {
+		r := e.passwordLogin(l[0], l[1])
+		e.wantError(r, 401, mfad.CodeBadCredentials)
+		if string(r.Body) != string(wrong.Body) {
+			t.Fatalf("login as %q: %s, want the answer of a wrong password", l[0], r.Body)
+		}
+	}
+	// Two failures of alİce's key so far: three more lock it, and not
+	// alice.
+	for range 3 {
+		e.wantError(e.passwordLogin("ALİCE@EXAMPLE.COM", "guess"), 401, mfad.CodeBadCredentials)
+	}
+	e.wantError(e.passwordLogin("alİce@EXAMPLE.COM", "alice-password"), 429, mfad.CodeTooManyAttempts)
+	e.fullLogin("Alice@Example.com", "alice-password")
+
+	// New emails: look-alikes of ASCII are refused; the composed and the
+	// decomposed ü are one email.
+	for _, email := range []string{"\u212Aen@example.com", "ｋen@example.com", "ſam@example.com", "ken@example\uFF0Ecom"} {
+		r := e.post("/user/create", e.adminAToken, map[string]any{"name": "K", "email": email, "password": "look-alike-password"})
+		e.wantError(r, 400, mfad.CodeInvalid)
+	}
+	e.createUser(e.adminAToken, "ken@example.com", "ken-password", false)
+	e.createUser(e.adminAToken, "JÜRGEN@example.com", "jurgen-password", false)
+	r := e.post("/user/create", e.adminAToken, map[string]any{"name": "J", "email": "ju\u0308rgen@example.com", "password": "jurgen-password-2"})
+	e.wantError(r, 400, mfad.CodeEmailTaken)
+	e.fullLogin("ju\u0308rgen@EXAMPLE.com", "jurgen-password")
+	e.createUser(e.adminAToken, "ALİCE@example.org", "dotted-password", false) // a real letter, not a look-alike
+	e.fullLogin("alİce@example.org", "dotted-password")
+	e.wantError(e.passwordLogin("alice@example.org", "dotted-password"), 401, mfad.CodeBadCredentials)
+}

@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/mfad/mfad"
 	"github.com/mfad/mfad/internal/pgtest"
+	"github.com/mfad/mfad/internal/sqlmig"
 	"github.com/mfad/mfad/internal/storetest"
 	"github.com/mfad/mfad/postgres"
 )
@@ -25,6 +27,24 @@ func TestConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		return s
+	})
+}
+
+// TestUpgrade opens databases as the previous version left them.
+func TestUpgrade(t *testing.T) {
+	pgtest.Server(t)
+	storetest.RunUpgrade(t, func(t *testing.T) storetest.Legacy {
+		url := pgtest.NewDatabase(t)
+		db, err := sql.Open("pgx", url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if err := postgres.MigrateTo(t.Context(), db, sqlmig.RekeyEmailsVersion-1); err != nil {
+			t.Fatal(err)
+		}
+		return storetest.Legacy{DB: db, Bind: func(n int) string { return "$" + strconv.Itoa(n) },
+			Open: func() (mfad.Store, error) { return postgres.Open(context.Background(), url, postgres.Options{}) }}
 	})
 }
 

@@ -28,6 +28,7 @@ import (
 	sqlite3 "modernc.org/sqlite"
 
 	"github.com/mfad/mfad"
+	"github.com/mfad/mfad/internal/sqlmig"
 	"github.com/mfad/mfad/internal/sqlrow"
 )
 
@@ -124,15 +125,26 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, mustSub(migrations, "migrations"),
-		goose.WithDisableGlobalRegistry(true))
+	p, err := migrator(db)
 	if err != nil {
-		return fmt.Errorf("sqlite: migrations: %w", err)
+		return err
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
 	return nil
+}
+
+// migrator returns the migrations of the schema: the SQL files and the Go
+// migrations both stores share.
+func migrator(db *sql.DB) (*goose.Provider, error) {
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, mustSub(migrations, "migrations"),
+		goose.WithDisableGlobalRegistry(true),
+		goose.WithGoMigrations(sqlmig.RekeyEmails(func(int) string { return "?" })))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	return p, nil
 }
 
 // Close stops the writer and closes both pools. Writes after Close fail

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mfad/mfad"
+	"github.com/mfad/mfad/internal/sqlmig"
 	"github.com/mfad/mfad/internal/storetest"
 	"github.com/mfad/mfad/sqlite"
 )
@@ -27,6 +29,23 @@ func TestConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		return s // the suite closes it
+	})
+}
+
+// TestUpgrade opens databases as the previous version left them.
+func TestUpgrade(t *testing.T) {
+	storetest.RunUpgrade(t, func(t *testing.T) storetest.Legacy {
+		path := filepath.Join(t.TempDir(), "mfad.db")
+		db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if err := sqlite.MigrateTo(t.Context(), db, sqlmig.RekeyEmailsVersion-1); err != nil {
+			t.Fatal(err)
+		}
+		return storetest.Legacy{DB: db, Bind: func(int) string { return "?" },
+			Open: func() (mfad.Store, error) { return sqlite.Open(context.Background(), path) }}
 	})
 }
 

@@ -41,6 +41,7 @@ var tests = []struct {
 	{"RoundTrip", testRoundTrip},
 	{"UserWithoutSecretReadsBackNil", testUserWithoutSecretReadsBackNil},
 	{"EmailTakenCaseInsensitive", testEmailTakenCaseInsensitive},
+	{"EmailIdentity", testEmailIdentity},
 	{"ConcurrentCreateUser", testConcurrentCreateUser},
 	{"DeleteUsers", testDeleteUsers},
 	// Login steps.

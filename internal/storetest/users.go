@@ -234,3 +234,35 @@ func testDeleteUsers(t *testing.T, s mfad.Store) {
 		t.Errorf("delete again: %v", err)
 	}
 }
+
+// Emails are identities under mfad.EmailKey: a look-alike of an ASCII
+// email (U+0130, the Kelvin sign) is a user of its own, found only by its
+// own spelling; the composed and the decomposed "ü" are one email.
+func testEmailIdentity(t *testing.T, s mfad.Store) {
+	ctx := t.Context()
+	a, _ := newAccount(t, s, false)
+	alice := newUser(t, s, a.ID, func(u *mfad.User) { u.Email = "alice@example.com" })
+	for _, email := range []string{"ALİCE@EXAMPLE.COM", "al\u0130ce@example.com", "ALICE\u212A@EXAMPLE.COM"} {
+		if u, err := s.UserByEmail(ctx, email); !errors.Is(err, mfad.ErrNotFound) {
+			t.Errorf("UserByEmail(%q) = %v, %v; want not found, not alice", email, u, err)
+		}
+	}
+	kelvin := newUser(t, s, a.ID, func(u *mfad.User) { u.Email = "\u212Aen@example.com" })
+	ken := newUser(t, s, a.ID, func(u *mfad.User) { u.Email = "ken@example.com" }) // not taken by the Kelvin sign
+	for email, want := range map[string]*mfad.User{
+		"ALICE@example.com": alice, "\u212Aen@example.com": kelvin, "\u212AEN@EXAMPLE.COM": kelvin,
+		"KEN@example.com": ken, "Ken@example.com": ken,
+	} {
+		if u, err := s.UserByEmail(ctx, email); err != nil || u.ID != want.ID {
+			t.Errorf("UserByEmail(%q) = %v, %v; want %s", email, u, err, want.Email)
+		}
+	}
+	jurgen := newUser(t, s, a.ID, func(u *mfad.User) { u.Email = "Jürgen@Müller.de" })
+	if u, err := s.UserByEmail(ctx, "JU\u0308RGEN@MU\u0308LLER.DE"); err != nil || u.ID != jurgen.ID {
+		t.Errorf("the decomposed spelling of jürgen@müller.de: %v, %v", u, err)
+	}
+	u := &mfad.User{ID: uuid.NewString(), AccountID: a.ID, Name: "J", Email: "ju\u0308rgen@mu\u0308ller.de", PasswordHash: "h", Created: t0, Modified: t0}
+	if err := s.CreateUser(ctx, u); !errors.Is(err, mfad.ErrEmailTaken) {
+		t.Errorf("CreateUser of the decomposed spelling of a taken email: %v, want ErrEmailTaken", err)
+	}
+}
