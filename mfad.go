@@ -93,6 +93,12 @@ const (
 	SessionLimited SessionKind = "limited"
 )
 
+// MaxLimitedSessions is how many limited sessions a user may have at once:
+// a password login beyond it closes the user's oldest ones, so that a flood
+// of password logins cannot keep an unbounded number of second-factor
+// attempts open.
+const MaxLimitedSessions = 10
+
 // Session is a login. Only the SHA-256 hash of its id is ever stored.
 type Session struct {
 	Hash     []byte

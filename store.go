@@ -56,7 +56,9 @@ type UserStore interface {
 // SessionStore keeps sessions by the hash of their id.
 type SessionStore interface {
 	// CreateSession stores a session; a full one also records the user's
-	// last login.
+	// last login. A limited one closes, in the same transaction, the
+	// user's oldest limited sessions beyond MaxLimitedSessions (the new one
+	// always stays), also when many are created at once.
 	CreateSession(ctx context.Context, s *Session) error
 	Session(ctx context.Context, hash []byte) (*Session, error)
 	// SessionUser reads a session with its user and the user's account in
@@ -135,15 +137,25 @@ type Enroll struct {
 
 // ThrottleStore counts failed attempts per key (an email, a client address).
 type ThrottleStore interface {
-	// Reserve counts one attempt against key before it is evaluated. It
-	// returns a positive duration, and counts nothing, when the key is
-	// locked. The attempt that reaches the limit locks the key.
-	Reserve(ctx context.Context, key string, p Throttle, now time.Time) (retryAfter time.Duration, err error)
+	// Reserve counts one attempt against key before it is evaluated. While
+	// the key is locked it counts nothing and returns the time left. The
+	// attempt that reaches the limit locks the key, and says so.
+	Reserve(ctx context.Context, key string, p Throttle, now time.Time) (Reservation, error)
 	// Release takes back a reservation whose attempt succeeded in part (a
 	// right password with a factor still owed).
 	Release(ctx context.Context, key string, p Throttle) error
 	// ResetThrottle clears the key after a full success.
 	ResetThrottle(ctx context.Context, key string) error
+}
+
+// Reservation is the outcome of ThrottleStore.Reserve.
+type Reservation struct {
+	// RetryAfter > 0: the key is locked for that long, and the attempt was
+	// not counted.
+	RetryAfter time.Duration
+	// Locks: the attempt was counted and reached the limit; the key is
+	// locked from now on, unless the attempt is released.
+	Locks bool
 }
 
 // AuditStore keeps the audit trail.

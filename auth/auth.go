@@ -185,16 +185,19 @@ type event struct {
 	detail  string
 }
 
-func (s *Service) audit(ctx context.Context, e event) {
-	s.announce(ctx, e)
-	rows := s.auditRows(ctx, e)
+func (s *Service) audit(ctx context.Context, es ...event) {
+	var rows []*mfad.AuditEvent
+	for _, e := range es {
+		s.announce(ctx, e)
+		rows = append(rows, s.auditRows(ctx, e)...)
+	}
 	if len(rows) == 0 {
-		return // no account to record it in
+		return // no account to record them in
 	}
 	// The change itself is committed already; a trail that cannot be
 	// written is reported loudly but does not undo it.
 	if err := s.store.RecordAudit(context.WithoutCancel(ctx), rows); err != nil {
-		logger(ctx).ErrorContext(ctx, "audit trail not written", "event", e.name, "err", err)
+		logger(ctx).ErrorContext(ctx, "audit trail not written", "event", es[0].name, "err", err)
 	}
 }
 
@@ -269,6 +272,25 @@ var (
 	errBusy            = &mfad.Error{Code: mfad.CodeBusy, Msg: "server busy, try again shortly", RetryAfter: time.Second}
 	errUnknownIDs      = mfad.Errorf(mfad.CodeUnknownUsers, "one or more ids are not users of your account; nothing was changed")
 )
+
+// lockout is the event of an email locked by a failed attempt: the one
+// that reached the limit (the account's trail records when a lock began;
+// the attempts refused while it holds are logged and counted, see
+// PasswordLogin).
+func (s *Service) lockout(u *mfad.User, step string) event {
+	p := s.cfg.EmailThrottle
+	return event{name: "login.lockout", step: step, failure: true, user: u,
+		detail: fmt.Sprintf("email locked for %s after %d failed attempts", p.Lock, p.Limit)}
+}
+
+// failed is the events of an evaluated failed attempt: f, and the lock it
+// began, if it did.
+func (s *Service) failed(f event, r mfad.Reservation) []event {
+	if r.Locks {
+		return []event{f, s.lockout(f.user, f.step)}
+	}
+	return []event{f}
+}
 
 func tooMany(retry time.Duration) error {
 	return &mfad.Error{Code: mfad.CodeTooManyAttempts, Msg: "too many failed attempts, try again later", RetryAfter: retry}
@@ -453,11 +475,11 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 		return LoginResult{}, errBusy
 	}
 	now := s.now()
-	if retry, err := s.store.Reserve(ctx, addrKey(addr), s.cfg.AddrThrottle, now); err != nil {
+	if r, err := s.store.Reserve(ctx, addrKey(addr), s.cfg.AddrThrottle, now); err != nil {
 		return LoginResult{}, err
-	} else if retry > 0 {
+	} else if r.RetryAfter > 0 {
 		s.audit(ctx, event{name: "login.throttled", failure: true, detail: "client address over its limit"})
-		return LoginResult{}, tooMany(retry)
+		return LoginResult{}, tooMany(r.RetryAfter)
 	}
 	reserved = append(reserved, reservation{addrKey(addr), s.cfg.AddrThrottle})
 	// An email no user can have (over 254 bytes, not UTF-8, control
@@ -469,16 +491,22 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 		return LoginResult{}, errBadCredentials
 	}
 	ekey := emailKey(email)
-	if retry, err := s.store.Reserve(ctx, ekey, s.cfg.EmailThrottle, now); err != nil {
+	er, err := s.store.Reserve(ctx, ekey, s.cfg.EmailThrottle, now)
+	if err != nil {
 		return LoginResult{}, err
-	} else if retry > 0 {
-		u, _ := s.store.UserByEmail(ctx, email) // to record it in the account's trail
-		s.audit(ctx, event{name: "login.locked", step: "password", failure: true, user: u, detail: "password"})
-		return LoginResult{}, tooMany(retry)
+	}
+	if er.RetryAfter > 0 {
+		// The same work for an email of a user and one of nobody's: no
+		// lookup, no write to a trail (only a user's has an account), just
+		// the log line and the metric. Else the time of this answer tells
+		// which emails exist, as often as an attacker asks. The trail has
+		// the lock's start (login.lockout, below).
+		s.announce(ctx, event{name: "login.locked", step: "password", failure: true, detail: "password"})
+		return LoginResult{}, tooMany(er.RetryAfter)
 	}
 	reserved = append(reserved, reservation{ekey, s.cfg.EmailThrottle})
 	if len(password) > s.cfg.MaxPasswordLen || password == "" {
-		s.audit(ctx, event{name: "login.password.fail", step: "password", failure: true, detail: "refused before hashing"})
+		s.audit(ctx, s.failed(event{name: "login.password.fail", step: "password", failure: true, detail: "refused before hashing"}, er)...)
 		return LoginResult{}, errBadCredentials
 	}
 	u, err := s.store.UserByEmail(ctx, email)
@@ -494,7 +522,7 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 		return LoginResult{}, hashErr(err) // not evaluated: taken back
 	}
 	if !ok {
-		s.audit(ctx, event{name: "login.password.fail", step: "password", failure: true, user: u, detail: "wrong email or password"})
+		s.audit(ctx, s.failed(event{name: "login.password.fail", step: "password", failure: true, user: u, detail: "wrong email or password"}, er)...)
 		return LoginResult{}, errBadCredentials
 	}
 	a, err := s.store.Account(ctx, u.AccountID)
@@ -617,10 +645,14 @@ func (s *Service) FailStep(ctx context.Context, id *Identity) error {
 	if id.Session.Kind != mfad.SessionLimited {
 		return nil
 	}
-	if _, err := s.store.Reserve(ctx, emailKey(id.User.Email), s.cfg.EmailThrottle, s.now()); err != nil {
+	r, err := s.store.Reserve(ctx, emailKey(id.User.Email), s.cfg.EmailThrottle, s.now())
+	if err != nil {
 		return err
 	}
-	_, err := s.store.FailSession(ctx, id.Session.Hash, s.cfg.MaxCodeFailures)
+	if r.Locks {
+		s.audit(ctx, s.lockout(id.User, stepName(id.Session.Step)))
+	}
+	_, err = s.store.FailSession(ctx, id.Session.Hash, s.cfg.MaxCodeFailures)
 	return err
 }
 
@@ -652,14 +684,16 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		return tooMany(retry)
 	}
 	// count counts one attempt against the email, refused while locked.
+	var counted mfad.Reservation
 	count := func() error {
-		retry, err := s.store.Reserve(ctx, ekey, s.cfg.EmailThrottle, now)
+		r, err := s.store.Reserve(ctx, ekey, s.cfg.EmailThrottle, now)
 		if err != nil {
 			return err
 		}
-		if retry > 0 {
-			return lockedOut(retry)
+		if r.RetryAfter > 0 {
+			return lockedOut(r.RetryAfter)
 		}
+		counted = r
 		return nil
 	}
 	if reserveFirst {
@@ -782,7 +816,7 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		if closed {
 			detail += "; limited session closed"
 		}
-		s.audit(ctx, event{name: "login.factor.fail", step: stepName(se.Step), failure: true, user: u, detail: detail})
+		s.audit(ctx, s.failed(event{name: "login.factor.fail", step: stepName(se.Step), failure: true, user: u, detail: detail}, counted)...)
 		return LoginResult{}, wrongCode(closed)
 	}
 	for _, e := range done {

@@ -418,8 +418,31 @@ func (s *Store) DeleteUsers(ctx context.Context, accountID string, ids []string)
 // ---- sessions
 
 func (s *Store) CreateSession(ctx context.Context, se *mfad.Session) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return insertSession(ctx, tx, se) })
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if se.Kind != mfad.SessionLimited {
+			return insertSession(ctx, tx, se)
+		}
+		// One limited login of a user at a time: the lock makes the cap
+		// below see every other one's committed session, so concurrent
+		// logins cannot each keep the limit. An advisory lock on the user
+		// (held to the end of the transaction) waits for nothing else: not
+		// for a step or an admin call that holds the user's row.
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('mfad limited sessions ' || $1, 0))", se.UserID); err != nil {
+			return err
+		}
+		if err := insertSession(ctx, tx, se); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, capLimitedSQL, se.UserID, se.Hash, mfad.MaxLimitedSessions-1)
+		return err
+	})
 }
+
+// capLimitedSQL closes a user's limited sessions but the new one ($2) and
+// the newest others (the limit, $3): ties in created are broken by hash.
+const capLimitedSQL = `DELETE FROM sessions WHERE user_id = $1 AND kind = 'limited' AND hash <> $2
+	AND hash NOT IN (SELECT hash FROM sessions WHERE user_id = $1 AND kind = 'limited' AND hash <> $2
+		ORDER BY created DESC, hash DESC LIMIT $3)`
 
 // insertSession stores se; a full session is a login, recorded as the
 // user's last_login.
@@ -780,11 +803,11 @@ func (s *Store) AdminResetTOTP(ctx context.Context, accountID string, ids []stri
 
 // ---- throttling
 
-func (s *Store) Reserve(ctx context.Context, key string, p mfad.Throttle, now time.Time) (time.Duration, error) {
-	var retry time.Duration
+func (s *Store) Reserve(ctx context.Context, key string, p mfad.Throttle, now time.Time) (mfad.Reservation, error) {
+	var res mfad.Reservation
 	n := ms(now)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		retry = 0
+		res = mfad.Reservation{}
 		// One statement makes the row exist and locks it, even when a
 		// concurrent success deletes it (ResetThrottle) meanwhile.
 		var count int
@@ -795,7 +818,7 @@ func (s *Store) Reserve(ctx context.Context, key string, p mfad.Throttle, now ti
 			return err
 		}
 		if locked > n {
-			retry = time.Duration(locked-n) * time.Millisecond
+			res.RetryAfter = time.Duration(locked-n) * time.Millisecond
 			return nil
 		}
 		if start+p.Window.Milliseconds() <= n {
@@ -805,11 +828,12 @@ func (s *Store) Reserve(ctx context.Context, key string, p mfad.Throttle, now ti
 		locked = 0
 		if count >= p.Limit {
 			locked = n + p.Lock.Milliseconds()
+			res.Locks = true
 		}
 		_, err := tx.ExecContext(ctx, "UPDATE throttle SET count = $1, window_start = $2, locked_until = $3 WHERE key = $4", count, start, locked, key)
 		return err
 	})
-	return retry, err
+	return res, err
 }
 
 func (s *Store) Release(ctx context.Context, key string, p mfad.Throttle) error {

@@ -586,8 +586,21 @@ func (s *Store) DeleteUsers(ctx context.Context, accountID string, ids []string)
 // ---- sessions
 
 func (s *Store) CreateSession(ctx context.Context, se *mfad.Session) error {
-	return s.tx(ctx, func(tx *wtx) error { return insertSession(ctx, tx, se) })
+	return s.tx(ctx, func(tx *wtx) error {
+		if err := insertSession(ctx, tx, se); err != nil || se.Kind != mfad.SessionLimited {
+			return err
+		}
+		// Writes are serial (one writer): the count is exact.
+		_, err := tx.ExecContext(ctx, capLimitedSQL, se.UserID, se.Hash, se.UserID, se.Hash, mfad.MaxLimitedSessions-1)
+		return err
+	})
 }
+
+// capLimitedSQL closes a user's limited sessions but the new one (hash) and
+// the newest others (the limit): ties in created are broken by hash.
+const capLimitedSQL = `DELETE FROM sessions WHERE user_id = ? AND kind = 'limited' AND hash <> ?
+	AND hash NOT IN (SELECT hash FROM sessions WHERE user_id = ? AND kind = 'limited' AND hash <> ?
+		ORDER BY created DESC, hash DESC LIMIT ?)`
 
 // insertSession stores se; a full session is a login, recorded as the
 // user's last_login.
@@ -898,10 +911,11 @@ func (s *Store) AdminResetTOTP(ctx context.Context, accountID string, ids []stri
 
 // ---- throttling
 
-func (s *Store) Reserve(ctx context.Context, key string, p mfad.Throttle, now time.Time) (time.Duration, error) {
-	var retry time.Duration
+func (s *Store) Reserve(ctx context.Context, key string, p mfad.Throttle, now time.Time) (mfad.Reservation, error) {
+	var res mfad.Reservation
 	n := ms(now)
 	err := s.tx(ctx, func(tx *wtx) error {
+		res = mfad.Reservation{} // this run's outcome only
 		var count int
 		var start, locked int64
 		err := tx.QueryRowContext(ctx, "SELECT count, window_start, locked_until FROM throttle WHERE key = ?", key).Scan(&count, &start, &locked)
@@ -909,7 +923,7 @@ func (s *Store) Reserve(ctx context.Context, key string, p mfad.Throttle, now ti
 			return err
 		}
 		if locked > n {
-			retry = time.Duration(locked-n) * time.Millisecond
+			res.RetryAfter = time.Duration(locked-n) * time.Millisecond
 			return nil
 		}
 		if errors.Is(err, sql.ErrNoRows) || start+p.Window.Milliseconds() <= n {
@@ -919,13 +933,14 @@ func (s *Store) Reserve(ctx context.Context, key string, p mfad.Throttle, now ti
 		locked = 0
 		if count >= p.Limit {
 			locked = n + p.Lock.Milliseconds()
+			res.Locks = true
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO throttle(key, count, window_start, locked_until) VALUES(?, ?, ?, ?)
 			ON CONFLICT(key) DO UPDATE SET count = excluded.count, window_start = excluded.window_start, locked_until = excluded.locked_until`,
 			key, count, start, locked)
 		return err
 	})
-	return retry, err
+	return res, err
 }
 
 func (s *Store) Release(ctx context.Context, key string, p mfad.Throttle) error {

@@ -77,7 +77,7 @@ func testAdvanceLoginCounterAndAudit(t *testing.T, s mfad.Store) {
 	p := mfad.Throttle{Limit: 5, Window: time.Hour, Lock: time.Hour}
 	reserve := func(n int) (locked bool) {
 		for i := 0; i < n; i++ {
-			retry, err := s.Reserve(ctx, "email:k", p, t0)
+			retry, err := retryOf(s.Reserve(ctx, "email:k", p, t0))
 			if err != nil {
 				t.Fatal(err)
 			}

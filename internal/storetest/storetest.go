@@ -54,6 +54,8 @@ var tests = []struct {
 	{"FailSession", testFailSession},
 	// Sessions.
 	{"SessionsTouchDeletePurge", testSessionsTouchDeletePurge},
+	{"LimitedSessionCap", testLimitedSessionCap},
+	{"LimitedSessionCapConcurrent", testLimitedSessionCapConcurrent},
 	// Factors.
 	{"EnrollTOTP", testEnrollTOTP},
 	{"RemoveFactor", testRemoveFactor},

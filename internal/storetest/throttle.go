@@ -14,27 +14,28 @@ func testThrottle(t *testing.T, s mfad.Store) {
 	p := mfad.Throttle{Limit: 5, Window: 15 * time.Minute, Lock: 15 * time.Minute}
 	key := "email:a@example.com"
 	for i := 1; i <= 5; i++ {
-		retry, err := s.Reserve(ctx, key, p, t0)
-		if err != nil || retry != 0 {
-			t.Fatalf("reservation %d: %v, %v; want 0", i, retry, err)
+		r, err := s.Reserve(ctx, key, p, t0)
+		if err != nil || r.RetryAfter != 0 || r.Locks != (i == 5) {
+			t.Fatalf("reservation %d: %+v, %v; want counted, locking the key on the 5th only", i, r, err)
 		}
 	}
-	retry, err := s.Reserve(ctx, key, p, t0)
-	if err != nil || retry != 15*time.Minute {
-		t.Fatalf("6th reservation: %v, %v; want 15m", retry, err)
+	r, err := s.Reserve(ctx, key, p, t0)
+	if err != nil || r.RetryAfter != 15*time.Minute || r.Locks {
+		t.Fatalf("6th reservation: %+v, %v; want refused for 15m, locking nothing", r, err)
 	}
-	retry, err = s.Reserve(ctx, key, p, t0.Add(time.Minute))
+	retry, err := retryOf(s.Reserve(ctx, key, p, t0))
+	retry, err = retryOf(s.Reserve(ctx, key, p, t0.Add(time.Minute)))
 	if err != nil || retry != 14*time.Minute {
 		t.Fatalf("a minute later: %v, %v; want 14m", retry, err)
 	}
 	// Other keys are not affected.
-	if retry, err := s.Reserve(ctx, "email:b@example.com", p, t0); err != nil || retry != 0 {
+	if retry, err := retryOf(s.Reserve(ctx, "email:b@example.com", p, t0)); err != nil || retry != 0 {
 		t.Errorf("other key: %v, %v", retry, err)
 	}
 	// Free again after the lock; the count starts over.
 	later := t0.Add(15*time.Minute + time.Millisecond)
 	for i := 1; i <= 4; i++ {
-		if retry, err := s.Reserve(ctx, key, p, later); err != nil || retry != 0 {
+		if retry, err := retryOf(s.Reserve(ctx, key, p, later)); err != nil || retry != 0 {
 			t.Fatalf("after lock, reservation %d: %v, %v; want 0", i, retry, err)
 		}
 	}
@@ -42,12 +43,12 @@ func testThrottle(t *testing.T, s mfad.Store) {
 	// The window slides: failures older than Window are forgotten.
 	key2 := "email:window@example.com"
 	for i := 1; i <= 4; i++ {
-		if retry, err := s.Reserve(ctx, key2, p, t0); err != nil || retry != 0 {
+		if retry, err := retryOf(s.Reserve(ctx, key2, p, t0)); err != nil || retry != 0 {
 			t.Fatal(retry, err)
 		}
 	}
 	for i := 1; i <= 4; i++ {
-		if retry, err := s.Reserve(ctx, key2, p, t0.Add(15*time.Minute)); err != nil || retry != 0 {
+		if retry, err := retryOf(s.Reserve(ctx, key2, p, t0.Add(15*time.Minute))); err != nil || retry != 0 {
 			t.Fatalf("new window, reservation %d: %v, %v", i, retry, err)
 		}
 	}
@@ -59,7 +60,7 @@ func testThrottleReleaseAndReset(t *testing.T, s mfad.Store) {
 
 	key := "email:release@example.com"
 	for i := range 20 {
-		if retry, err := s.Reserve(ctx, key, p, t0); err != nil || retry != 0 {
+		if retry, err := retryOf(s.Reserve(ctx, key, p, t0)); err != nil || retry != 0 {
 			t.Fatalf("reserve %d: %v, %v", i, retry, err)
 		}
 		if err := s.Release(ctx, key, p); err != nil {
@@ -68,14 +69,14 @@ func testThrottleReleaseAndReset(t *testing.T, s mfad.Store) {
 	}
 	// Four released attempts plus 4 failures: still under the limit.
 	for i := 1; i <= 4; i++ {
-		if retry, err := s.Reserve(ctx, key, p, t0); err != nil || retry != 0 {
+		if retry, err := retryOf(s.Reserve(ctx, key, p, t0)); err != nil || retry != 0 {
 			t.Fatalf("reserve after releases %d: %v, %v", i, retry, err)
 		}
 	}
-	if retry, err := s.Reserve(ctx, key, p, t0); err != nil || retry != 0 {
+	if retry, err := retryOf(s.Reserve(ctx, key, p, t0)); err != nil || retry != 0 {
 		t.Fatalf("5th failure: %v, %v", retry, err)
 	}
-	if retry, err := s.Reserve(ctx, key, p, t0); err != nil || retry <= 0 {
+	if retry, err := retryOf(s.Reserve(ctx, key, p, t0)); err != nil || retry <= 0 {
 		t.Fatalf("6th: %v, %v; want locked", retry, err)
 	}
 	// Release of an unknown key is harmless.
@@ -85,7 +86,7 @@ func testThrottleReleaseAndReset(t *testing.T, s mfad.Store) {
 
 	key2 := "email:reset@example.com"
 	for i := 1; i <= 4; i++ {
-		if retry, err := s.Reserve(ctx, key2, p, t0); err != nil || retry != 0 {
+		if retry, err := retryOf(s.Reserve(ctx, key2, p, t0)); err != nil || retry != 0 {
 			t.Fatal(retry, err)
 		}
 	}
@@ -93,21 +94,21 @@ func testThrottleReleaseAndReset(t *testing.T, s mfad.Store) {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 4; i++ {
-		if retry, err := s.Reserve(ctx, key2, p, t0); err != nil || retry != 0 {
+		if retry, err := retryOf(s.Reserve(ctx, key2, p, t0)); err != nil || retry != 0 {
 			t.Fatalf("after reset, reservation %d: %v, %v", i, retry, err)
 		}
 	}
 	// Reset also lifts a lock.
-	if retry, err := s.Reserve(ctx, key2, p, t0); err != nil || retry != 0 {
+	if retry, err := retryOf(s.Reserve(ctx, key2, p, t0)); err != nil || retry != 0 {
 		t.Fatal(retry, err)
 	}
-	if retry, _ := s.Reserve(ctx, key2, p, t0); retry <= 0 {
+	if retry, _ := retryOf(s.Reserve(ctx, key2, p, t0)); retry <= 0 {
 		t.Fatal("not locked after 5 failures")
 	}
 	if err := s.ResetThrottle(ctx, key2); err != nil {
 		t.Fatal(err)
 	}
-	if retry, err := s.Reserve(ctx, key2, p, t0); err != nil || retry != 0 {
+	if retry, err := retryOf(s.Reserve(ctx, key2, p, t0)); err != nil || retry != 0 {
 		t.Fatalf("after reset of a lock: %v, %v", retry, err)
 	}
 }
@@ -123,7 +124,7 @@ func testThrottleConcurrent(t *testing.T, s mfad.Store) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			retries[i], errs[i] = s.Reserve(ctx, "email:flood@example.com", p, t0)
+			retries[i], errs[i] = retryOf(s.Reserve(ctx, "email:flood@example.com", p, t0))
 		})
 	}
 	close(start)
@@ -156,7 +157,7 @@ func testThrottleReserveRacesReset(t *testing.T, s mfad.Store) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			if _, err := s.Reserve(ctx, "email:race@example.com", p, now); err != nil {
+			if _, err := retryOf(s.Reserve(ctx, "email:race@example.com", p, now)); err != nil {
 				errs <- fmt.Errorf("reserve: %w", err)
 			}
 		}()
@@ -173,3 +174,7 @@ func testThrottleReserveRacesReset(t *testing.T, s mfad.Store) {
 		t.Fatal(err)
 	}
 }
+
+// retryOf is the RetryAfter of a reservation, for the tests that ask only
+// whether the key was locked.
+func retryOf(r mfad.Reservation, err error) (time.Duration, error) { return r.RetryAfter, err }
