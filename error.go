@@ -12,7 +12,7 @@ type Code int
 
 const (
 	CodeInternal         Code = 0  // 500
-	CodeBadJSON          Code = 1  // 400: not JSON, trailing data, wrong JSON type
+	CodeBadJSON          Code = 1  // 400: not JSON or not UTF-8, trailing data, a member named twice, wrong JSON type
 	CodeInvalid          Code = 2  // 400: missing or invalid field
 	CodeTooLarge         Code = 3  // 413
 	CodeMediaType        Code = 4  // 415
