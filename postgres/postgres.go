@@ -418,24 +418,43 @@ func (s *Store) DeleteUsers(ctx context.Context, accountID string, ids []string)
 // ---- sessions
 
 func (s *Store) CreateSession(ctx context.Context, se *mfad.Session) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		if se.Kind != mfad.SessionLimited {
-			return insertSession(ctx, tx, se)
-		}
-		// One limited login of a user at a time: the lock makes the cap
-		// below see every other one's committed session, so concurrent
-		// logins cannot each keep the limit. An advisory lock on the user
-		// (held to the end of the transaction) waits for nothing else: not
-		// for a step or an admin call that holds the user's row.
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('mfad limited sessions ' || $1, 0))", se.UserID); err != nil {
+	if se.Kind != mfad.SessionLimited {
+		return s.tx(ctx, func(tx *sql.Tx) error { return insertSession(ctx, tx, se) })
+	}
+	return retry(func() error {
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
 			return err
 		}
-		if err := insertSession(ctx, tx, se); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, capLimitedSQL, se.UserID, se.Hash, mfad.MaxLimitedSessions-1)
-		return err
+		defer conn.Close()
+		return conn.Raw(func(dc any) error { return createLimitedOn(ctx, dc.(*stdlib.Conn).Conn(), se) })
 	})
+}
+
+// createLimitedOn stores a limited session and closes the user's oldest
+// limited sessions beyond mfad.MaxLimitedSessions, in one transaction whose
+// statements travel as one batch (three round trips, as for a plain
+// insert). The batch first takes a transaction advisory lock on the user:
+// one limited login of a user at a time, so the cap, a statement of its own
+// (which sees what was committed before it starts), counts every other
+// login's session, and concurrent logins cannot each keep ten. The lock
+// waits for nothing else: not for a step or an admin call that holds the
+// user's row. Like advanceOn, it leaves no transaction open on the
+// connection.
+func createLimitedOn(ctx context.Context, pc *pgx.Conn, se *mfad.Session) error {
+	tx, err := pc.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) // after Commit, nothing to do
+	var b pgx.Batch
+	b.Queue("SELECT pg_advisory_xact_lock(hashtextextended('mfad limited sessions ' || $1, 0))", se.UserID)
+	b.Queue(insertSessionSQL, se.Hash, se.UserID, string(se.Kind), int(se.Step), ms(se.Created), ms(se.LastSeen), ms(se.Expires), se.Failures)
+	b.Queue(capLimitedSQL, se.UserID, se.Hash, mfad.MaxLimitedSessions-1)
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }
 
 // capLimitedSQL closes a user's limited sessions but the new one ($2) and
