@@ -182,12 +182,15 @@ func jsonErr(err error) error {
 	return badJSON("request body is not valid JSON")
 }
 
+// pointerUnescape undoes a JSON pointer token's escapes (RFC 6901).
+var pointerUnescape = strings.NewReplacer("~1", "/", "~0", "~")
+
 // fieldName spells a JSON pointer as a client reads it: "/ids/2" is ids[2].
 // It is cut at 64 bytes: a duplicate name is the client's own text.
 func fieldName(p jsontext.Pointer) string {
 	var b strings.Builder
 	for i, tok := range strings.Split(strings.TrimPrefix(string(p), "/"), "/") {
-		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		tok = pointerUnescape.Replace(tok)
 		if _, err := strconv.Atoi(tok); err == nil && i > 0 {
 			b.WriteString("[" + tok + "]")
 			continue
