@@ -7,33 +7,83 @@ import (
 )
 
 // Code is the stable application error code carried in the ErrorModel `code`
-// field. The values are part of the public API: never renumber them.
+// field. The values are part of the public API: never renumber them. Each
+// has its row in Codes.
 type Code int
 
 const (
-	CodeInternal         Code = 0  // 500
-	CodeBadJSON          Code = 1  // 400: not JSON or not UTF-8, trailing data, a member named twice, wrong JSON type
-	CodeInvalid          Code = 2  // 400: missing or invalid field
-	CodeTooLarge         Code = 3  // 413
-	CodeMediaType        Code = 4  // 415
-	CodeNotFound         Code = 5  // 404: unknown path
-	CodeMethod           Code = 6  // 405
-	CodeUnauthenticated  Code = 10 // 401: missing, unknown, closed or expired session
-	CodeBadCredentials   Code = 11 // 401: wrong email or password
-	CodeFactorRequired   Code = 12 // 401: limited session on a full-session endpoint
-	CodeWrongCode        Code = 13 // 401: wrong second-factor code
-	CodeForbidden        Code = 14 // 403: admin rights required
-	CodeTooManyAttempts  Code = 15 // 429
-	CodeBusy             Code = 16 // 503: hashing pool saturated
-	CodeUnavailable      Code = 17 // 503: database unreachable
-	CodeWrongAuthType    Code = 20 // 400: auth_type is not the factor owed
-	CodeEnrollment       Code = 21 // 400: no pending secret or wrong enrollment code
-	CodeFactorForced     Code = 22 // 400: forced factor cannot be removed
-	CodeUnknownUsers     Code = 23 // 400: ids not users of the admin's account
-	CodeEmailTaken       Code = 24 // 400
-	CodeUserNotFound     Code = 25 // 404
-	CodeCannotDeleteSelf Code = 26 // 400
+	CodeInternal         Code = 0
+	CodeBadJSON          Code = 1
+	CodeInvalid          Code = 2
+	CodeTooLarge         Code = 3
+	CodeMediaType        Code = 4
+	CodeNotFound         Code = 5
+	CodeMethod           Code = 6
+	CodeUnauthenticated  Code = 10
+	CodeBadCredentials   Code = 11
+	CodeFactorRequired   Code = 12
+	CodeWrongCode        Code = 13
+	CodeForbidden        Code = 14
+	CodeTooManyAttempts  Code = 15
+	CodeBusy             Code = 16
+	CodeUnavailable      Code = 17
+	CodeWrongAuthType    Code = 20
+	CodeEnrollment       Code = 21
+	CodeFactorForced     Code = 22
+	CodeUnknownUsers     Code = 23
+	CodeEmailTaken       Code = 24
+	CodeUserNotFound     Code = 25
+	CodeCannotDeleteSelf Code = 26
 )
+
+// CodeInfo is one row of the table of codes: the code, the HTTP status it
+// is answered with, its constant's name, and what it means.
+type CodeInfo struct {
+	Code    Code
+	Status  int
+	Name    string
+	Summary string
+}
+
+// Codes is the table of every code, in order: the one source of the HTTP
+// status of each (Code.Status). The error tables of the README and of
+// openapi.yaml, and the SDK's constants in client/errors.go, are tested
+// against it (codes_test.go).
+var Codes = []CodeInfo{
+	{CodeInternal, 500, "CodeInternal", "internal error"},
+	{CodeBadJSON, 400, "CodeBadJSON", "body is not valid JSON (or not UTF-8), is empty, has trailing data, names a member twice, or a field has the wrong JSON type"},
+	{CodeInvalid, 400, "CodeInvalid", "a field is missing or invalid"},
+	{CodeTooLarge, 413, "CodeTooLarge", "body over 64 KiB"},
+	{CodeMediaType, 415, "CodeMediaType", "Content-Type is not JSON"},
+	{CodeNotFound, 404, "CodeNotFound", "unknown path"},
+	{CodeMethod, 405, "CodeMethod", "method not allowed"},
+	{CodeUnauthenticated, 401, "CodeUnauthenticated", "missing, unknown, closed or expired session"},
+	{CodeBadCredentials, 401, "CodeBadCredentials", "wrong email or password"},
+	{CodeFactorRequired, 401, "CodeFactorRequired", "a second factor is required: a limited session on an endpoint that needs a full one"},
+	{CodeWrongCode, 401, "CodeWrongCode", "wrong second-factor code"},
+	{CodeForbidden, 403, "CodeForbidden", "admin rights required"},
+	{CodeTooManyAttempts, 429, "CodeTooManyAttempts", "too many attempts"},
+	{CodeBusy, 503, "CodeBusy", "server busy: the hashing pool is full"},
+	{CodeUnavailable, 503, "CodeUnavailable", "database unavailable"},
+	{CodeWrongAuthType, 400, "CodeWrongAuthType", "auth_type is not the factor this login step owes"},
+	{CodeEnrollment, 400, "CodeEnrollment", "2FA enrollment failed: no pending secret, or a wrong code"},
+	{CodeFactorForced, 400, "CodeFactorForced", "the factor is forced and cannot be removed"},
+	{CodeUnknownUsers, 400, "CodeUnknownUsers", "ids that are not users of the admin's account"},
+	{CodeEmailTaken, 400, "CodeEmailTaken", "email already taken"},
+	{CodeUserNotFound, 404, "CodeUserNotFound", "user not found"},
+	{CodeCannotDeleteSelf, 400, "CodeCannotDeleteSelf", "an admin cannot delete their own user"},
+}
+
+// Status is the HTTP status c is answered with (500 for a code not in
+// Codes).
+func (c Code) Status() int {
+	for _, row := range Codes {
+		if row.Code == c {
+			return row.Status
+		}
+	}
+	return 500
+}
 
 // Error is the error type every service returns for an expected failure. Its
 // Msg is safe to show to the client; anything else (a wrapped database error)

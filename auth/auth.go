@@ -279,7 +279,7 @@ var (
 // PasswordLogin).
 func (s *Service) lockout(u *mfad.User, step string) event {
 	p := s.cfg.EmailThrottle
-	return event{name: "login.lockout", step: step, failure: true, user: u,
+	return event{name: mfad.EventLockout, step: step, failure: true, user: u,
 		detail: fmt.Sprintf("email locked for %s after %d failed attempts", p.Lock, p.Limit)}
 }
 
@@ -421,7 +421,7 @@ func (s *Service) Logout(ctx context.Context, id *Identity) error {
 	if err := s.store.DeleteSession(ctx, id.Session.Hash); err != nil {
 		return err
 	}
-	s.audit(ctx, event{name: "session.logout", user: id.User, detail: string(id.Session.Kind)})
+	s.audit(ctx, event{name: mfad.EventLogout, user: id.User, detail: string(id.Session.Kind)})
 	return nil
 }
 
@@ -478,7 +478,7 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 	if r, err := s.store.Reserve(ctx, addrKey(addr), s.cfg.AddrThrottle, now); err != nil {
 		return LoginResult{}, err
 	} else if r.RetryAfter > 0 {
-		s.audit(ctx, event{name: "login.throttled", failure: true, detail: "client address over its limit"})
+		s.audit(ctx, event{name: mfad.EventThrottled, failure: true, detail: "client address over its limit"})
 		return LoginResult{}, tooMany(r.RetryAfter)
 	}
 	reserved = append(reserved, reservation{addrKey(addr), s.cfg.AddrThrottle})
@@ -487,7 +487,7 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 	// against the client address only: it never reaches the database as a
 	// key.
 	if ValidEmail(email) != nil {
-		s.audit(ctx, event{name: "login.password.fail", step: "password", failure: true, detail: "refused before hashing: not an email address"})
+		s.audit(ctx, event{name: mfad.EventPasswordFail, step: "password", failure: true, detail: "refused before hashing: not an email address"})
 		return LoginResult{}, errBadCredentials
 	}
 	ekey := emailKey(email)
@@ -501,12 +501,12 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 		// the log line and the metric. Else the time of this answer tells
 		// which emails exist, as often as an attacker asks. The trail has
 		// the lock's start (login.lockout, below).
-		s.announce(ctx, event{name: "login.locked", step: "password", failure: true, detail: "password"})
+		s.announce(ctx, event{name: mfad.EventLocked, step: "password", failure: true, detail: "password"})
 		return LoginResult{}, tooMany(er.RetryAfter)
 	}
 	reserved = append(reserved, reservation{ekey, s.cfg.EmailThrottle})
 	if len(password) > s.cfg.MaxPasswordLen || password == "" {
-		s.audit(ctx, s.failed(event{name: "login.password.fail", step: "password", failure: true, detail: "refused before hashing"}, er)...)
+		s.audit(ctx, s.failed(event{name: mfad.EventPasswordFail, step: "password", failure: true, detail: "refused before hashing"}, er)...)
 		return LoginResult{}, errBadCredentials
 	}
 	u, err := s.store.UserByEmail(ctx, email)
@@ -522,7 +522,7 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 		return LoginResult{}, hashErr(err) // not evaluated: taken back
 	}
 	if !ok {
-		s.audit(ctx, s.failed(event{name: "login.password.fail", step: "password", failure: true, user: u, detail: "wrong email or password"}, er)...)
+		s.audit(ctx, s.failed(event{name: mfad.EventPasswordFail, step: "password", failure: true, user: u, detail: "wrong email or password"}, er)...)
 		return LoginResult{}, errBadCredentials
 	}
 	a, err := s.store.Account(ctx, u.AccountID)
@@ -545,7 +545,7 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 	}
 	s.release(ctx, ekey, s.cfg.EmailThrottle)
 	s.release(ctx, addrKey(addr), s.cfg.AddrThrottle)
-	s.audit(ctx, event{name: "login.password.ok", step: "password", user: u, detail: fmt.Sprintf("second factor owed (Mfa-Code %d)", step)})
+	s.audit(ctx, event{name: mfad.EventPasswordOK, step: "password", user: u, detail: fmt.Sprintf("second factor owed (Mfa-Code %d)", step)})
 	return LoginResult{Token: token, Step: step}, nil
 }
 
@@ -556,7 +556,7 @@ func (s *Service) success(ctx context.Context, u *mfad.User, ekey, step string) 
 	s.settle(ctx, "reset throttle", s.cfg.EmailThrottle, func(ctx context.Context) error {
 		return s.store.ResetThrottle(ctx, ekey)
 	})
-	s.audit(ctx, event{name: "login.ok", step: step, user: u, detail: "last step: " + step})
+	s.audit(ctx, event{name: mfad.EventLoginOK, step: step, user: u, detail: "last step: " + step})
 }
 
 // release takes back the reservation of an attempt that succeeded in part
@@ -680,7 +680,7 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 	reserveFirst := se.Step != mfad.StepTOTP
 	// lockedOut is the answer to an attempt while the email is locked.
 	lockedOut := func(retry time.Duration) error {
-		s.audit(ctx, event{name: "login.locked", step: stepName(se.Step), failure: true, user: u, detail: string(t)})
+		s.audit(ctx, event{name: mfad.EventLocked, step: stepName(se.Step), failure: true, user: u, detail: string(t)})
 		return tooMany(retry)
 	}
 	// count counts one attempt against the email, refused while locked.
@@ -735,7 +735,7 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 				return LoginResult{}, err
 			}
 			if r.Replay {
-				s.audit(ctx, event{name: "totp.replay", failure: true, user: u, detail: "a code already used"})
+				s.audit(ctx, event{name: mfad.EventTOTPReplay, failure: true, user: u, detail: "a code already used"})
 			}
 			ok, adv.TOTPStep, adv.TOTPGen = r.OK, r.Step, u.TOTPGen
 		}
@@ -749,7 +749,7 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 			return LoginResult{}, err
 		}
 		if r.Replay {
-			s.audit(ctx, event{name: "totp.replay", failure: true, user: u, detail: "a code already used"})
+			s.audit(ctx, event{name: mfad.EventTOTPReplay, failure: true, user: u, detail: "a code already used"})
 		}
 		ok, adv.TOTPStep, adv.PendingID = r.OK, r.Step, p.ID
 	case mfad.StepPIN:
@@ -766,13 +766,13 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 	// login) or the attempt taken back (another factor owed).
 	var done []event
 	if se.Step == mfad.StepEnroll {
-		done = append(done, event{name: "factor.set", user: u, detail: "2FA enrolled at login"})
+		done = append(done, event{name: mfad.EventFactorSet, user: u, detail: "2FA enrolled at login"})
 	}
 	if next == mfad.StepNone {
-		done = append(done, event{name: "login.ok", step: stepName(se.Step), user: u, detail: "last step: " + stepName(se.Step)})
+		done = append(done, event{name: mfad.EventLoginOK, step: stepName(se.Step), user: u, detail: "last step: " + stepName(se.Step)})
 		adv.ResetKey = ekey
 	} else {
-		done = append(done, event{name: "login.factor.ok", step: stepName(se.Step), user: u, detail: fmt.Sprintf("%s; next Mfa-Code %d", t, next)})
+		done = append(done, event{name: mfad.EventFactorOK, step: stepName(se.Step), user: u, detail: fmt.Sprintf("%s; next Mfa-Code %d", t, next)})
 		if reserveFirst {
 			adv.ReleaseKey, adv.ReleaseLimit = ekey, s.cfg.EmailThrottle.Limit
 		}
@@ -790,7 +790,7 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		case errors.As(err, &locked):
 			return LoginResult{}, lockedOut(locked.RetryAfter)
 		case errors.Is(err, mfad.ErrReplay):
-			s.audit(ctx, event{name: "totp.replay", failure: true, user: u, detail: "a code already used"})
+			s.audit(ctx, event{name: mfad.EventTOTPReplay, failure: true, user: u, detail: "a code already used"})
 			ok = false
 		case errors.Is(err, mfad.ErrSessionGone):
 			return LoginResult{}, errUnauthenticated
@@ -816,7 +816,7 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		if closed {
 			detail += "; limited session closed"
 		}
-		s.audit(ctx, s.failed(event{name: "login.factor.fail", step: stepName(se.Step), failure: true, user: u, detail: detail}, counted)...)
+		s.audit(ctx, s.failed(event{name: mfad.EventFactorFail, step: stepName(se.Step), failure: true, user: u, detail: detail}, counted)...)
 		return LoginResult{}, wrongCode(closed)
 	}
 	for _, e := range done {
@@ -862,7 +862,7 @@ func (s *Service) Generate2FA(ctx context.Context, id *Identity) (totp.Enrollmen
 	if err := s.store.PutPendingTOTP(ctx, p); err != nil {
 		return totp.Enrollment{}, err
 	}
-	s.audit(ctx, event{name: "factor.2fa.generated", user: id.User})
+	s.audit(ctx, event{name: mfad.EventTOTPGenerated, user: id.User})
 	return e, nil
 }
 
@@ -905,7 +905,7 @@ func (s *Service) SetMFA(ctx context.Context, id *Identity, t mfad.AuthType, cod
 			return "", err
 		}
 	}
-	s.audit(ctx, event{name: "factor.set", user: u, detail: string(t) + "; other sessions closed"})
+	s.audit(ctx, event{name: mfad.EventFactorSet, user: u, detail: string(t) + "; other sessions closed"})
 	return id.Token, nil
 }
 
@@ -918,7 +918,7 @@ func (s *Service) RemoveMFA(ctx context.Context, id *Identity, t mfad.AuthType) 
 	if err != nil {
 		return err
 	}
-	s.audit(ctx, event{name: "factor.removed", user: id.User, detail: string(t)})
+	s.audit(ctx, event{name: mfad.EventFactorRemoved, user: id.User, detail: string(t)})
 	return nil
 }
 
@@ -943,7 +943,7 @@ func (s *Service) AdminSetMFA(ctx context.Context, admin *Identity, ids []string
 	if err := s.adminErr(s.store.AdminSetFactor(ctx, admin.User.AccountID, ids, t, hash, s.now())); err != nil {
 		return err
 	}
-	s.audit(ctx, event{name: "admin.set_mfa", actor: admin.User, targets: ids, detail: string(t) + " forced; sessions closed"})
+	s.audit(ctx, event{name: mfad.EventAdminSetMFA, actor: admin.User, targets: ids, detail: string(t) + " forced; sessions closed"})
 	return nil
 }
 
@@ -952,7 +952,7 @@ func (s *Service) AdminRemoveMFA(ctx context.Context, admin *Identity, ids []str
 	if err := s.adminErr(s.store.AdminRemoveFactor(ctx, admin.User.AccountID, ids, t, s.now())); err != nil {
 		return err
 	}
-	s.audit(ctx, event{name: "admin.remove_mfa", actor: admin.User, targets: ids, detail: string(t)})
+	s.audit(ctx, event{name: mfad.EventAdminRemoveMFA, actor: admin.User, targets: ids, detail: string(t)})
 	return nil
 }
 
@@ -962,7 +962,7 @@ func (s *Service) AdminResetMFA(ctx context.Context, admin *Identity, ids []stri
 	if err := s.adminErr(s.store.AdminResetTOTP(ctx, admin.User.AccountID, ids, s.now())); err != nil {
 		return err
 	}
-	s.audit(ctx, event{name: "admin.reset_mfa", actor: admin.User, targets: ids, detail: "2FA secret cleared; sessions closed"})
+	s.audit(ctx, event{name: mfad.EventAdminResetMFA, actor: admin.User, targets: ids, detail: "2FA secret cleared; sessions closed"})
 	return nil
 }
 
@@ -1097,7 +1097,7 @@ func (s *Service) CreateUser(ctx context.Context, admin *Identity, n NewUser) (*
 		}
 		return nil, err
 	}
-	s.audit(ctx, event{name: "admin.user_created", actor: admin.User, targets: []string{u.ID}, detail: "super_admin " + map[bool]string{true: "Y", false: "N"}[u.SuperAdmin]})
+	s.audit(ctx, event{name: mfad.EventUserCreated, actor: admin.User, targets: []string{u.ID}, detail: "super_admin " + map[bool]string{true: "Y", false: "N"}[u.SuperAdmin]})
 	return u, nil
 }
 
@@ -1125,7 +1125,7 @@ func (s *Service) DeleteUsers(ctx context.Context, admin *Identity, ids []string
 	if err := s.adminErr(s.store.DeleteUsers(ctx, admin.User.AccountID, ids)); err != nil {
 		return err
 	}
-	s.audit(ctx, event{name: "admin.user_deleted", actor: admin.User, targets: ids, detail: "sessions closed"})
+	s.audit(ctx, event{name: mfad.EventUserDeleted, actor: admin.User, targets: ids, detail: "sessions closed"})
 	return nil
 }
 
@@ -1142,7 +1142,7 @@ func (s *Service) SetForce2FA(ctx context.Context, admin *Identity, on bool) (*m
 	if err := s.store.SetAccountForce2FA(ctx, admin.User.AccountID, on, s.now()); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, event{name: "admin.settings", actor: admin.User, targets: []string{admin.User.ID}, detail: fmt.Sprintf("force 2FA %v", on)})
+	s.audit(ctx, event{name: mfad.EventSettings, actor: admin.User, targets: []string{admin.User.ID}, detail: fmt.Sprintf("force 2FA %v", on)})
 	return s.store.Account(ctx, admin.User.AccountID)
 }
 

@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// ErrorModel codes the server documents (see the README's error table).
+// ErrorModel codes the server documents (the README's error table); a test
+// of the server's module checks them against its table of codes.
 const (
 	CodeInternal         = 0
 	CodeBadJSON          = 1

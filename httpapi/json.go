@@ -48,31 +48,9 @@ func writeEmpty(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// statusOf maps an application code to its HTTP status, in one place.
-func statusOf(c mfad.Code) int {
-	switch c {
-	case mfad.CodeBadJSON, mfad.CodeInvalid, mfad.CodeWrongAuthType, mfad.CodeEnrollment,
-		mfad.CodeFactorForced, mfad.CodeUnknownUsers, mfad.CodeEmailTaken, mfad.CodeCannotDeleteSelf:
-		return http.StatusBadRequest
-	case mfad.CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case mfad.CodeMediaType:
-		return http.StatusUnsupportedMediaType
-	case mfad.CodeNotFound, mfad.CodeUserNotFound:
-		return http.StatusNotFound
-	case mfad.CodeMethod:
-		return http.StatusMethodNotAllowed
-	case mfad.CodeUnauthenticated, mfad.CodeBadCredentials, mfad.CodeFactorRequired, mfad.CodeWrongCode:
-		return http.StatusUnauthorized
-	case mfad.CodeForbidden:
-		return http.StatusForbidden
-	case mfad.CodeTooManyAttempts:
-		return http.StatusTooManyRequests
-	case mfad.CodeBusy, mfad.CodeUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
+// statusOf is the HTTP status of an application code: its row in
+// mfad.Codes.
+func statusOf(c mfad.Code) int { return c.Status() }
 
 // writeError answers err as an ErrorModel. An error that is not an
 // *mfad.Error is logged and answered without its text: it may hold SQL or a

@@ -92,12 +92,12 @@ func New(store mfad.Store, hasher *passhash.Hasher, now func() time.Time) *Metri
 func (m *Metrics) Event(name, step, outcome string) {
 	m.events.WithLabelValues(name, outcome).Inc()
 	switch name {
-	case "login.locked":
+	case mfad.EventLocked:
 		m.lockouts.Inc()
 		m.logins.WithLabelValues(step, "locked").Inc()
-	case "totp.replay":
+	case mfad.EventTOTPReplay:
 		m.replays.Inc()
-	case "login.password.ok", "login.password.fail", "login.factor.ok", "login.factor.fail", "login.ok":
+	case mfad.EventPasswordOK, mfad.EventPasswordFail, mfad.EventFactorOK, mfad.EventFactorFail, mfad.EventLoginOK:
 		// Each step answers with exactly one of these: login.ok when it is
 		// the last step, the .ok variant when another factor is owed.
 		m.logins.WithLabelValues(step, outcome).Inc()
