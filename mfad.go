@@ -53,11 +53,11 @@ const StatusActive = "A"
 
 // Account groups users; its admins act only on its users.
 type Account struct {
-	ID       string
-	Title    string
-	Force2FA bool // every user of the account owes 2FA at login
-	Created  time.Time
-	Modified time.Time
+	ID        string
+	Title     string
+	Forced2FA bool // every user of the account owes 2FA at login
+	Created   time.Time
+	Modified  time.Time
 }
 
 // User is a person who logs in. Secrets are held as stored: the password and

@@ -147,13 +147,14 @@ func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
 type logKey struct{}
 
-// WithLogger returns a context whose audit events go to l (the HTTP layer
-// adds the request id).
+// WithLogger returns a context whose audit events and errors go to l (the
+// HTTP layer adds the request id); Logger reads it back.
 func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
 	return context.WithValue(ctx, logKey{}, l)
 }
 
-func logger(ctx context.Context) *slog.Logger {
+// Logger returns the logger of ctx (WithLogger), slog.Default() if none.
+func Logger(ctx context.Context) *slog.Logger {
 	if l, ok := ctx.Value(logKey{}).(*slog.Logger); ok {
 		return l
 	}
@@ -197,7 +198,7 @@ func (s *Service) audit(ctx context.Context, es ...event) {
 	// The change itself is committed already; a trail that cannot be
 	// written is reported loudly but does not undo it.
 	if err := s.store.RecordAudit(context.WithoutCancel(ctx), rows); err != nil {
-		logger(ctx).ErrorContext(ctx, "audit trail not written", "event", es[0].name, "err", err)
+		Logger(ctx).ErrorContext(ctx, "audit trail not written", "event", es[0].name, "err", err)
 	}
 }
 
@@ -227,7 +228,7 @@ func (s *Service) announce(ctx context.Context, e event) {
 	if e.detail != "" {
 		attrs = append(attrs, "detail", e.detail)
 	}
-	logger(ctx).Log(ctx, level, "audit", attrs...)
+	Logger(ctx).Log(ctx, level, "audit", attrs...)
 	if s.observer != nil {
 		s.observer.Event(e.name, e.step, e.outcome())
 	}
@@ -439,7 +440,7 @@ func addrKey(addr string) string   { return "addr:" + addr }
 
 // owed returns the first step a password login owes.
 func owed(u *mfad.User, a *mfad.Account) mfad.Step {
-	if u.Has2FA || u.Forced2FA || a.Force2FA {
+	if u.Has2FA || u.Forced2FA || a.Forced2FA {
 		if u.TOTPSeal == nil {
 			return mfad.StepEnroll
 		}
@@ -602,16 +603,16 @@ func (s *Service) settle(ctx context.Context, what string, p mfad.Throttle, op f
 		return
 	}
 	if !errors.Is(err, mfad.ErrUnavailable) {
-		logger(ctx).ErrorContext(ctx, what, "err", err)
+		Logger(ctx).ErrorContext(ctx, what, "err", err)
 		return
 	}
 	select {
 	case s.retries <- struct{}{}:
 	default:
-		logger(ctx).ErrorContext(ctx, what+": too many retries pending, left counted", "err", err)
+		Logger(ctx).ErrorContext(ctx, what+": too many retries pending, left counted", "err", err)
 		return
 	}
-	logger(ctx).WarnContext(ctx, what+": database unavailable, retrying in the background", "err", err)
+	Logger(ctx).WarnContext(ctx, what+": database unavailable, retrying in the background", "err", err)
 	go func() {
 		defer func() { <-s.retries }()
 		deadline := time.Now().Add(p.Window + p.Lock)
@@ -619,15 +620,15 @@ func (s *Service) settle(ctx context.Context, what string, p mfad.Throttle, op f
 			time.Sleep(wait)
 			err := op(ctx)
 			if err == nil {
-				logger(ctx).InfoContext(ctx, what+": done after the database came back")
+				Logger(ctx).InfoContext(ctx, what+": done after the database came back")
 				return
 			}
 			if !errors.Is(err, mfad.ErrUnavailable) {
-				logger(ctx).ErrorContext(ctx, what, "err", err)
+				Logger(ctx).ErrorContext(ctx, what, "err", err)
 				return
 			}
 		}
-		logger(ctx).ErrorContext(ctx, what+": gave up, the counter expires on its own", "err", err)
+		Logger(ctx).ErrorContext(ctx, what+": gave up, the counter expires on its own", "err", err)
 	}()
 }
 
@@ -1150,13 +1151,13 @@ func (s *Service) SetForce2FA(ctx context.Context, admin *Identity, on bool) (*m
 // them: the account's forced 2FA counts as both.
 func Methods(u *mfad.User, a *mfad.Account) (methods, forced []string) {
 	methods, forced = []string{}, []string{}
-	if u.Has2FA || u.Forced2FA || (a != nil && a.Force2FA) {
+	if u.Has2FA || u.Forced2FA || (a != nil && a.Forced2FA) {
 		methods = append(methods, string(mfad.AuthTOTP))
 	}
 	if u.HasPIN {
 		methods = append(methods, string(mfad.AuthPIN))
 	}
-	if u.Forced2FA || (a != nil && a.Force2FA) {
+	if u.Forced2FA || (a != nil && a.Forced2FA) {
 		forced = append(forced, string(mfad.AuthTOTP))
 	}
 	if u.ForcedPIN {

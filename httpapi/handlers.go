@@ -476,7 +476,7 @@ type settingsSetReq struct {
 
 func toSettings(a *mfad.Account) settingsResp {
 	resp := settingsResp{AuthMethods: []string{}}
-	if a.Force2FA {
+	if a.Forced2FA {
 		resp.AuthMethods = append(resp.AuthMethods, string(mfad.AuthTOTP))
 	}
 	return resp

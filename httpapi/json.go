@@ -18,6 +18,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/mfad/mfad"
+	"github.com/mfad/mfad/auth"
 )
 
 // MaxBody is the largest request body accepted.
@@ -61,9 +62,9 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		switch {
 		case errors.Is(err, mfad.ErrUnavailable):
 			logFor(r).ErrorContext(r.Context(), "database unavailable", "err", err)
-			e = &mfad.Error{Code: mfad.CodeUnavailable, Msg: "database unavailable, try again shortly", RetryAfter: 1e9}
+			e = &mfad.Error{Code: mfad.CodeUnavailable, Msg: "database unavailable, try again shortly", RetryAfter: time.Second}
 		case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-			e = &mfad.Error{Code: mfad.CodeUnavailable, Msg: "request cancelled or timed out", RetryAfter: 1e9}
+			e = &mfad.Error{Code: mfad.CodeUnavailable, Msg: "request cancelled or timed out", RetryAfter: time.Second}
 		default:
 			logFor(r).ErrorContext(r.Context(), "internal error", "err", err)
 			e = &mfad.Error{Code: mfad.CodeInternal, Msg: "internal error"}
@@ -75,12 +76,8 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, statusOf(e.Code), ErrorModel{Msg: e.Msg, Code: int(e.Code), Details: e.Details})
 }
 
-func logFor(r *http.Request) *slog.Logger {
-	if l, ok := r.Context().Value(logCtxKey{}).(*slog.Logger); ok {
-		return l
-	}
-	return slog.Default()
-}
+// logFor is the request's logger, with its request id.
+func logFor(r *http.Request) *slog.Logger { return auth.Logger(r.Context()) }
 
 func badJSON(format string, args ...any) error {
 	return mfad.Errorf(mfad.CodeBadJSON, format, args...)

@@ -104,8 +104,6 @@ func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeError(w, r, mfad.Errorf(mfad.CodeMethod, "method %s not allowed; allowed: %s", r.Method, strings.Join(allow, ", ")))
 }
 
-type logCtxKey struct{}
-
 // statusRecorder captures the status a handler wrote, for the access log.
 type statusRecorder struct {
 	http.ResponseWriter
@@ -142,7 +140,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := newRequestID()
 	l := s.log.With("request_id", id)
 	ctx := auth.WithClientAddr(auth.WithLogger(r.Context(), l), clientAddr(r))
-	r = r.WithContext(ctxWithLog(ctx, l))
+	r = r.WithContext(ctx)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Request-Id", id)
 	w.Header().Set("X-Content-Type-Options", "nosniff")

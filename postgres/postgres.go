@@ -261,7 +261,7 @@ func (s *Store) Purge(ctx context.Context, now time.Time) error {
 func (s *Store) CreateAccount(ctx context.Context, a *mfad.Account, admin *mfad.User) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO accounts(id, title, force_2fa, created, modified) VALUES($1, $2, $3, $4, $5)",
-			a.ID, a.Title, a.Force2FA, ms(a.Created), ms(a.Modified)); err != nil {
+			a.ID, a.Title, a.Forced2FA, ms(a.Created), ms(a.Modified)); err != nil {
 			return err
 		}
 		return insertUser(ctx, tx, admin)
@@ -278,7 +278,7 @@ func (s *Store) Account(ctx context.Context, id string) (*mfad.Account, error) {
 	var a mfad.Account
 	var created, modified int64
 	err := s.db.QueryRowContext(ctx, "SELECT id, title, force_2fa, created, modified FROM accounts WHERE id = $1", id).
-		Scan(&a.ID, &a.Title, &a.Force2FA, &created, &modified)
+		Scan(&a.ID, &a.Title, &a.Forced2FA, &created, &modified)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, mfad.ErrNotFound
 	}
@@ -1032,6 +1032,6 @@ func (s *Store) SessionUser(ctx context.Context, hash []byte) (*mfad.Session, *m
 	}
 	se.UserID, se.Kind, se.Step = u.ID, mfad.SessionKind(kind), mfad.Step(step)
 	se.Created, se.LastSeen, se.Expires = fromMS(created), fromMS(seen), fromMS(expires)
-	a.Force2FA, a.Created, a.Modified = force, fromMS(aCreated), fromMS(aModified)
+	a.Forced2FA, a.Created, a.Modified = force, fromMS(aCreated), fromMS(aModified)
 	return &se, u, &a, nil
 }

@@ -23,7 +23,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			err := s.tx(ctx, func(tx *wtx) error {
-				if _, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES(?, 'v')", fmt.Sprintf("k-%d", i)); err != nil {
+				if _, err := tx.Exec("INSERT INTO meta(key, value) VALUES(?, 'v')", fmt.Sprintf("k-%d", i)); err != nil {
 					return err
 				}
 				if i%3 == 0 {
@@ -31,7 +31,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 				}
 				if i%3 == 1 {
 					// A statement error inside the write: undone too.
-					if _, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES(?, 'v')", fmt.Sprintf("k-%d", i)); err == nil {
+					if _, err := tx.Exec("INSERT INTO meta(key, value) VALUES(?, 'v')", fmt.Sprintf("k-%d", i)); err == nil {
 						return errors.New("a duplicate key was accepted")
 					}
 					return errWant
@@ -87,7 +87,7 @@ func TestGroupCommitSkipsCancelledWrites(t *testing.T) {
 	done := make(chan error)
 	go func() {
 		done <- s.tx(cctx, func(tx *wtx) error {
-			_, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES('cancelled', 'v')")
+			_, err := tx.Exec("INSERT INTO meta(key, value) VALUES('cancelled', 'v')")
 			return err
 		})
 	}()
@@ -117,7 +117,7 @@ func TestWritePanicFailsOnlyThatWrite(t *testing.T) {
 	ctx := context.Background()
 	s := openGroupStore(t)
 	err := s.tx(ctx, func(tx *wtx) error {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES('panicked', 'v')"); err != nil {
+		if _, err := tx.Exec("INSERT INTO meta(key, value) VALUES('panicked', 'v')"); err != nil {
 			return err
 		}
 		panic("a bug in a write")
@@ -126,7 +126,7 @@ func TestWritePanicFailsOnlyThatWrite(t *testing.T) {
 		t.Fatal("a panicking write reported success")
 	}
 	if err := s.tx(ctx, func(tx *wtx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES('after', 'v')")
+		_, err := tx.Exec("INSERT INTO meta(key, value) VALUES('after', 'v')")
 		return err
 	}); err != nil {
 		t.Fatalf("a write after the panic: %v", err)
@@ -150,10 +150,10 @@ func TestSoloWritesCommitAlone(t *testing.T) {
 			if i%15 == 0 {
 				err := s.txSolo(ctx, func(tx *wtx) error {
 					// Inside a group this write would hold the savepoint w.
-					if _, err := tx.ExecContext(ctx, "RELEASE w"); err == nil {
+					if _, err := tx.Exec("RELEASE w"); err == nil {
 						return errors.New("a solo write ran inside a group")
 					}
-					_, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES(?, 'v')", fmt.Sprintf("solo-%d", i))
+					_, err := tx.Exec("INSERT INTO meta(key, value) VALUES(?, 'v')", fmt.Sprintf("solo-%d", i))
 					return err
 				})
 				if err != nil {
@@ -162,7 +162,7 @@ func TestSoloWritesCommitAlone(t *testing.T) {
 				return
 			}
 			if err := s.tx(ctx, func(tx *wtx) error {
-				_, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES(?, 'v')", fmt.Sprintf("small-%d", i))
+				_, err := tx.Exec("INSERT INTO meta(key, value) VALUES(?, 'v')", fmt.Sprintf("small-%d", i))
 				return err
 			}); err != nil {
 				t.Errorf("write %d: %v", i, err)
@@ -223,13 +223,13 @@ func TestGroupedWriteOutlivesItsRequest(t *testing.T) {
 				if err := countTo(tx, cctx, 10_000); err != nil {
 					return err
 				}
-				_, err := tx.ExecContext(cctx, "INSERT INTO meta(key, value) VALUES(?, 'v')", hungUp)
+				_, err := tx.Exec("INSERT INTO meta(key, value) VALUES(?, 'v')", hungUp)
 				return err
 			})
 		}()
 		go func() {
 			errs <- s.tx(ctx, func(tx *wtx) error {
-				_, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES(?, 'v')", neighbour)
+				_, err := tx.Exec("INSERT INTO meta(key, value) VALUES(?, 'v')", neighbour)
 				return err
 			})
 		}()
@@ -260,7 +260,7 @@ func TestLoneWriteStopsWithItsRequest(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	err := s.txSolo(cctx, func(tx *wtx) error {
-		if _, err := tx.ExecContext(cctx, "INSERT INTO meta(key, value) VALUES('stopped', 'v')"); err != nil {
+		if _, err := tx.Exec("INSERT INTO meta(key, value) VALUES('stopped', 'v')"); err != nil {
 			return err
 		}
 		time.AfterFunc(20*time.Millisecond, cancel) // the request ends while the statement runs
@@ -275,7 +275,7 @@ func TestLoneWriteStopsWithItsRequest(t *testing.T) {
 	}
 	// The writer goes on.
 	if err := s.tx(ctx, func(tx *wtx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES('after', 'v')")
+		_, err := tx.Exec("INSERT INTO meta(key, value) VALUES('after', 'v')")
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -285,7 +285,7 @@ func TestLoneWriteStopsWithItsRequest(t *testing.T) {
 // countTo runs a statement that counts to n, which takes time.
 func countTo(tx *wtx, ctx context.Context, n int) error {
 	var got int
-	return tx.QueryRowContext(ctx, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?)
+	return tx.QueryRow(`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?)
 		SELECT count(*) FROM c`, n).Scan(&got)
 }
 

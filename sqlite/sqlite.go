@@ -291,7 +291,7 @@ func (s *Store) commitOne(w *write) error {
 	if err != nil {
 		return err
 	}
-	tx := &wtx{Tx: btx, s: s, ctx: w.ctx}
+	tx := &wtx{tx: btx, s: s, ctx: w.ctx}
 	if err := w.run(tx); err != nil {
 		tx.Rollback()
 		return err
@@ -317,13 +317,13 @@ func (s *Store) commitGroup(group []*write) {
 		fail(err)
 		return
 	}
-	tx := &wtx{Tx: btx, s: s, ctx: bg}
+	tx := &wtx{tx: btx, s: s, ctx: bg}
 	for i, w := range group {
 		if err := w.ctx.Err(); err != nil {
 			errs[i] = err
 			continue
 		}
-		if _, err := tx.ExecContext(bg, "SAVEPOINT w"); err != nil {
+		if _, err := tx.Exec("SAVEPOINT w"); err != nil {
 			tx.Rollback()
 			fail(err)
 			return
@@ -332,13 +332,13 @@ func (s *Store) commitGroup(group []*write) {
 			// Undo this write alone. If SQLite has rolled the whole
 			// transaction back already (an I/O error, an interrupted
 			// statement), nothing of the group is committed: all fail.
-			if _, err := tx.ExecContext(bg, "ROLLBACK TO w"); err != nil {
+			if _, err := tx.Exec("ROLLBACK TO w"); err != nil {
 				tx.Rollback()
 				fail(err)
 				return
 			}
 		}
-		if _, err := tx.ExecContext(bg, "RELEASE w"); err != nil {
+		if _, err := tx.Exec("RELEASE w"); err != nil {
 			tx.Rollback()
 			fail(err)
 			return
@@ -368,7 +368,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	// A read-only or vanished database still answers reads: check that the
 	// writer can take the write lock too.
 	return s.tx(ctx, func(tx *wtx) error {
-		_, err := tx.ExecContext(ctx, "UPDATE meta SET value = value WHERE key = 'ping'")
+		_, err := tx.Exec("UPDATE meta SET value = value WHERE key = 'ping'")
 		return err
 	})
 }
@@ -385,10 +385,10 @@ func (s *Store) Meta(ctx context.Context, key string) (string, error) {
 func (s *Store) PutMetaIfAbsent(ctx context.Context, key, value string) (string, error) {
 	var v string
 	err := s.tx(ctx, func(tx *wtx) error {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO NOTHING", key, value); err != nil {
+		if _, err := tx.Exec("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO NOTHING", key, value); err != nil {
 			return err
 		}
-		return tx.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", key).Scan(&v)
+		return tx.QueryRow("SELECT value FROM meta WHERE key = ?", key).Scan(&v)
 	})
 	return v, err
 }
@@ -396,15 +396,15 @@ func (s *Store) PutMetaIfAbsent(ctx context.Context, key, value string) (string,
 func (s *Store) Purge(ctx context.Context, now time.Time) error {
 	n := ms(now)
 	return s.txSolo(ctx, func(tx *wtx) error {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE expires <= ?", n); err != nil {
+		if _, err := tx.Exec("DELETE FROM sessions WHERE expires <= ?", n); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM pending_totp WHERE created <= ?", n-int64(24*time.Hour/time.Millisecond)); err != nil {
+		if _, err := tx.Exec("DELETE FROM pending_totp WHERE created <= ?", n-int64(24*time.Hour/time.Millisecond)); err != nil {
 			return err
 		}
 		// A throttle row matters while locked or while its window is open;
 		// windows are at most a day long.
-		_, err := tx.ExecContext(ctx, "DELETE FROM throttle WHERE locked_until <= ? AND window_start <= ?", n, n-int64(24*time.Hour/time.Millisecond))
+		_, err := tx.Exec("DELETE FROM throttle WHERE locked_until <= ? AND window_start <= ?", n, n-int64(24*time.Hour/time.Millisecond))
 		return err
 	})
 }
@@ -413,11 +413,11 @@ func (s *Store) Purge(ctx context.Context, now time.Time) error {
 
 func (s *Store) CreateAccount(ctx context.Context, a *mfad.Account, admin *mfad.User) error {
 	return s.tx(ctx, func(tx *wtx) error {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO accounts(id, title, force_2fa, created, modified) VALUES(?, ?, ?, ?, ?)",
-			a.ID, a.Title, b2i(a.Force2FA), ms(a.Created), ms(a.Modified)); err != nil {
+		if _, err := tx.Exec("INSERT INTO accounts(id, title, force_2fa, created, modified) VALUES(?, ?, ?, ?, ?)",
+			a.ID, a.Title, b2i(a.Forced2FA), ms(a.Created), ms(a.Modified)); err != nil {
 			return err
 		}
-		return insertUser(ctx, tx, admin)
+		return insertUser(tx, admin)
 	})
 }
 
@@ -439,13 +439,13 @@ func (s *Store) Account(ctx context.Context, id string) (*mfad.Account, error) {
 	if err != nil {
 		return nil, dbErr(err)
 	}
-	a.Force2FA, a.Created, a.Modified = force != 0, fromMS(created), fromMS(modified)
+	a.Forced2FA, a.Created, a.Modified = force != 0, fromMS(created), fromMS(modified)
 	return &a, nil
 }
 
 func (s *Store) SetAccountForce2FA(ctx context.Context, id string, on bool, now time.Time) error {
 	return s.tx(ctx, func(tx *wtx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE accounts SET force_2fa = ?, modified = ? WHERE id = ?", b2i(on), ms(now), id)
+		res, err := tx.Exec("UPDATE accounts SET force_2fa = ?, modified = ? WHERE id = ?", b2i(on), ms(now), id)
 		if err != nil {
 			return err
 		}
@@ -467,8 +467,8 @@ var (
 const userCols = `id, account_id, name, email, super_admin, password_hash, has_2fa, forced_2fa,
 	totp_seal, totp_gen, totp_last, has_pin, forced_pin, pin_hash, created, modified, last_login`
 
-func insertUser(ctx context.Context, tx *wtx, u *mfad.User) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO users(`+userCols+`, email_key)
+func insertUser(tx *wtx, u *mfad.User) error {
+	_, err := tx.Exec(`INSERT INTO users(`+userCols+`, email_key)
 		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.AccountID, u.Name, u.Email, b2i(u.SuperAdmin), u.PasswordHash, b2i(u.Has2FA), b2i(u.Forced2FA),
 		u.TOTPSeal, u.TOTPGen, u.TOTPLast, b2i(u.HasPIN), b2i(u.ForcedPIN), nullStr(u.PINHash),
@@ -496,7 +496,7 @@ func scanUser(row sqlrow.Scanner) (*mfad.User, error) {
 }
 
 func (s *Store) CreateUser(ctx context.Context, u *mfad.User) error {
-	return s.tx(ctx, func(tx *wtx) error { return insertUser(ctx, tx, u) })
+	return s.tx(ctx, func(tx *wtx) error { return insertUser(tx, u) })
 }
 
 func (s *Store) oneUser(ctx context.Context, where string, arg any) (*mfad.User, error) {
@@ -536,10 +536,10 @@ func (s *Store) Users(ctx context.Context, accountID string) ([]*mfad.User, erro
 // The ids are bound through a JSON array, so any number fits in one statement.
 // The unary + keeps SQLite from scanning the whole account through its index
 // instead of looking each id up by primary key.
-func checkIDs(ctx context.Context, tx *wtx, accountID string, ids []string) (string, error) {
+func checkIDs(tx *wtx, accountID string, ids []string) (string, error) {
 	list := jsonArray(ids)
 	var want, got int
-	err := tx.QueryRowContext(ctx, `SELECT
+	err := tx.QueryRow(`SELECT
 		(SELECT count(DISTINCT value) FROM json_each(?)),
 		(SELECT count(*) FROM users WHERE +account_id = ? AND id IN (SELECT value FROM json_each(?)))`,
 		list, accountID, list).Scan(&want, &got)
@@ -571,14 +571,14 @@ const userInIDs = "user_id IN (SELECT value FROM json_each(?))"
 
 func (s *Store) DeleteUsers(ctx context.Context, accountID string, ids []string) error {
 	return s.txSolo(ctx, func(tx *wtx) error {
-		list, err := checkIDs(ctx, tx, accountID, ids)
+		list, err := checkIDs(tx, accountID, ids)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE "+userInIDs, list); err != nil {
+		if _, err := tx.Exec("DELETE FROM sessions WHERE "+userInIDs, list); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM users WHERE "+inIDs, list)
+		_, err = tx.Exec("DELETE FROM users WHERE "+inIDs, list)
 		return err
 	})
 }
@@ -587,20 +587,20 @@ func (s *Store) DeleteUsers(ctx context.Context, accountID string, ids []string)
 
 func (s *Store) CreateSession(ctx context.Context, se *mfad.Session) error {
 	return s.tx(ctx, func(tx *wtx) error {
-		if err := insertSession(ctx, tx, se); err != nil || se.Kind != mfad.SessionLimited {
+		if err := insertSession(tx, se); err != nil || se.Kind != mfad.SessionLimited {
 			return err
 		}
 		// Writes are serial (one writer): the count is exact. Counting
 		// (in the index on user_id, kind) first spares the usual login,
 		// under the limit, the dearer DELETE.
 		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sessions WHERE user_id = ? AND kind = 'limited'", se.UserID).Scan(&n); err != nil {
+		if err := tx.QueryRow("SELECT count(*) FROM sessions WHERE user_id = ? AND kind = 'limited'", se.UserID).Scan(&n); err != nil {
 			return err
 		}
 		if n <= mfad.MaxLimitedSessions {
 			return nil
 		}
-		_, err := tx.ExecContext(ctx, capLimitedSQL, se.UserID, se.Hash, se.UserID, se.Hash, mfad.MaxLimitedSessions-1)
+		_, err := tx.Exec(capLimitedSQL, se.UserID, se.Hash, se.UserID, se.Hash, mfad.MaxLimitedSessions-1)
 		return err
 	})
 }
@@ -613,19 +613,19 @@ const capLimitedSQL = `DELETE FROM sessions WHERE user_id = ? AND kind = 'limite
 
 // insertSession stores se; a full session is a login, recorded as the
 // user's last_login.
-func insertSession(ctx context.Context, tx *wtx, se *mfad.Session) error {
-	return insertSessionLogin(ctx, tx, se, se.Kind == mfad.SessionFull)
+func insertSession(tx *wtx, se *mfad.Session) error {
+	return insertSessionLogin(tx, se, se.Kind == mfad.SessionFull)
 }
 
 // insertSessionLogin is insertSession; login says whether to record the
 // user's last_login (false when the caller has).
-func insertSessionLogin(ctx context.Context, tx *wtx, se *mfad.Session, login bool) error {
+func insertSessionLogin(tx *wtx, se *mfad.Session, login bool) error {
 	if login {
-		if _, err := tx.ExecContext(ctx, "UPDATE users SET last_login = ? WHERE id = ?", ms(se.Created), se.UserID); err != nil {
+		if _, err := tx.Exec("UPDATE users SET last_login = ? WHERE id = ?", ms(se.Created), se.UserID); err != nil {
 			return err
 		}
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO sessions(hash, user_id, kind, step, created, last_seen, expires, failures)
+	_, err := tx.Exec(`INSERT INTO sessions(hash, user_id, kind, step, created, last_seen, expires, failures)
 		VALUES(?, ?, ?, ?, ?, ?, ?, ?)`,
 		se.Hash, se.UserID, string(se.Kind), int(se.Step), ms(se.Created), ms(se.LastSeen), ms(se.Expires), se.Failures)
 	return err
@@ -651,14 +651,14 @@ func (s *Store) Session(ctx context.Context, hash []byte) (*mfad.Session, error)
 
 func (s *Store) TouchSession(ctx context.Context, hash []byte, now time.Time) error {
 	return s.tx(ctx, func(tx *wtx) error {
-		_, err := tx.ExecContext(ctx, "UPDATE sessions SET last_seen = ? WHERE hash = ? AND last_seen < ?", ms(now), hash, ms(now))
+		_, err := tx.Exec("UPDATE sessions SET last_seen = ? WHERE hash = ? AND last_seen < ?", ms(now), hash, ms(now))
 		return err
 	})
 }
 
 func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
 	return s.tx(ctx, func(tx *wtx) error {
-		_, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE hash = ?", hash)
+		_, err := tx.Exec("DELETE FROM sessions WHERE hash = ?", hash)
 		return err
 	})
 }
@@ -667,7 +667,7 @@ func (s *Store) FailSession(ctx context.Context, hash []byte, max int) (bool, er
 	closed := false
 	err := s.tx(ctx, func(tx *wtx) error {
 		var n int
-		err := tx.QueryRowContext(ctx, "UPDATE sessions SET failures = failures + 1 WHERE hash = ? AND kind = 'limited' RETURNING failures", hash).Scan(&n)
+		err := tx.QueryRow("UPDATE sessions SET failures = failures + 1 WHERE hash = ? AND kind = 'limited' RETURNING failures", hash).Scan(&n)
 		if errors.Is(err, sql.ErrNoRows) {
 			closed = true
 			return nil
@@ -677,7 +677,7 @@ func (s *Store) FailSession(ctx context.Context, hash []byte, max int) (bool, er
 		}
 		if n >= max {
 			closed = true
-			_, err = tx.ExecContext(ctx, "DELETE FROM sessions WHERE hash = ?", hash)
+			_, err = tx.Exec("DELETE FROM sessions WHERE hash = ?", hash)
 		}
 		return err
 	})
@@ -688,7 +688,7 @@ func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
 	return s.tx(ctx, func(tx *wtx) error {
 		if a.CheckKey != "" {
 			var locked int64
-			err := tx.QueryRowContext(ctx, "SELECT locked_until FROM throttle WHERE key = ?", a.CheckKey).Scan(&locked)
+			err := tx.QueryRow("SELECT locked_until FROM throttle WHERE key = ?", a.CheckKey).Scan(&locked)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
@@ -696,7 +696,7 @@ func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
 				return &mfad.LockedError{RetryAfter: time.Duration(locked-n) * time.Millisecond}
 			}
 		}
-		res, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE hash = ? AND kind = 'limited' AND user_id = ?", a.LimitedHash, a.UserID)
+		res, err := tx.Exec("DELETE FROM sessions WHERE hash = ? AND kind = 'limited' AND user_id = ?", a.LimitedHash, a.UserID)
 		if err != nil {
 			return err
 		}
@@ -707,14 +707,14 @@ func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
 		full := a.Next.Kind == mfad.SessionFull
 		recorded := false // last_login already set
 		if a.PendingID != "" {
-			if err := activatePending(ctx, tx, a.UserID, a.PendingID, a.TOTPStep, now); err != nil {
+			if err := activatePending(tx, a.UserID, a.PendingID, a.TOTPStep, now); err != nil {
 				return err
 			}
 		} else if a.TOTPStep > 0 {
 			recorded = true
 			// The step is consumed, and a completed login recorded, in one
 			// statement.
-			res, err := tx.ExecContext(ctx, `UPDATE users SET totp_last = ?, last_login = CASE WHEN ? THEN ? ELSE last_login END
+			res, err := tx.Exec(`UPDATE users SET totp_last = ?, last_login = CASE WHEN ? THEN ? ELSE last_login END
 				WHERE id = ? AND totp_last < ? AND totp_gen = ? AND totp_seal IS NOT NULL`,
 				a.TOTPStep, full, ms(a.Next.Created), a.UserID, a.TOTPStep, a.TOTPGen)
 			if err != nil {
@@ -724,28 +724,28 @@ func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
 				return mfad.ErrReplay
 			}
 		}
-		if err := insertSessionLogin(ctx, tx, a.Next, full && !recorded); err != nil {
+		if err := insertSessionLogin(tx, a.Next, full && !recorded); err != nil {
 			return err
 		}
 		if a.ResetKey != "" {
-			if _, err := tx.ExecContext(ctx, "DELETE FROM throttle WHERE key = ?", a.ResetKey); err != nil {
+			if _, err := tx.Exec("DELETE FROM throttle WHERE key = ?", a.ResetKey); err != nil {
 				return err
 			}
 		}
 		if a.ReleaseKey != "" {
-			if err := release(ctx, tx, a.ReleaseKey, a.ReleaseLimit); err != nil {
+			if err := release(tx, a.ReleaseKey, a.ReleaseLimit); err != nil {
 				return err
 			}
 		}
-		return insertAudit(ctx, tx, a.Audit)
+		return insertAudit(tx, a.Audit)
 	})
 }
 
 // activatePending makes the pending secret id the user's active one and
 // consumes step, failing with ErrNoPending if it was replaced and ErrReplay
 // if the step is not after the last accepted one.
-func activatePending(ctx context.Context, tx *wtx, userID, pendingID string, step, now int64) error {
-	res, err := tx.ExecContext(ctx, `UPDATE users SET
+func activatePending(tx *wtx, userID, pendingID string, step, now int64) error {
+	res, err := tx.Exec(`UPDATE users SET
 			totp_seal = (SELECT seal FROM pending_totp WHERE user_id = ? AND id = ?),
 			totp_gen = totp_gen + 1, totp_last = ?, has_2fa = 1, modified = ?
 		WHERE id = ? AND totp_last < ? AND EXISTS (SELECT 1 FROM pending_totp WHERE user_id = ? AND id = ?)`,
@@ -755,7 +755,7 @@ func activatePending(ctx context.Context, tx *wtx, userID, pendingID string, ste
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		var exists int
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM pending_totp WHERE user_id = ? AND id = ?", userID, pendingID).Scan(&exists); err != nil {
+		if err := tx.QueryRow("SELECT count(*) FROM pending_totp WHERE user_id = ? AND id = ?", userID, pendingID).Scan(&exists); err != nil {
 			return err
 		}
 		if exists == 0 {
@@ -763,7 +763,7 @@ func activatePending(ctx context.Context, tx *wtx, userID, pendingID string, ste
 		}
 		return mfad.ErrReplay
 	}
-	_, err = tx.ExecContext(ctx, "DELETE FROM pending_totp WHERE user_id = ?", userID)
+	_, err = tx.Exec("DELETE FROM pending_totp WHERE user_id = ?", userID)
 	return err
 }
 
@@ -771,7 +771,7 @@ func activatePending(ctx context.Context, tx *wtx, userID, pendingID string, ste
 
 func (s *Store) PutPendingTOTP(ctx context.Context, p *mfad.PendingTOTP) error {
 	return s.tx(ctx, func(tx *wtx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO pending_totp(user_id, id, seal, created) VALUES(?, ?, ?, ?)
+		_, err := tx.Exec(`INSERT INTO pending_totp(user_id, id, seal, created) VALUES(?, ?, ?, ?)
 			ON CONFLICT(user_id) DO UPDATE SET id = excluded.id, seal = excluded.seal, created = excluded.created`,
 			p.UserID, p.ID, p.Seal, ms(p.Created))
 		return err
@@ -795,24 +795,24 @@ func (s *Store) PendingTOTP(ctx context.Context, userID string) (*mfad.PendingTO
 
 func (s *Store) EnrollTOTP(ctx context.Context, e mfad.Enroll) error {
 	return s.tx(ctx, func(tx *wtx) error {
-		if err := activatePending(ctx, tx, e.UserID, e.PendingID, e.Step, ms(e.Now)); err != nil {
+		if err := activatePending(tx, e.UserID, e.PendingID, e.Step, ms(e.Now)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ? AND hash IS NOT ?", e.UserID, e.KeepHash)
+		_, err := tx.Exec("DELETE FROM sessions WHERE user_id = ? AND hash IS NOT ?", e.UserID, e.KeepHash)
 		return err
 	})
 }
 
 func (s *Store) SetPIN(ctx context.Context, userID, hash string, keepHash []byte, now time.Time) error {
 	return s.tx(ctx, func(tx *wtx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE users SET has_pin = 1, pin_hash = ?, modified = ? WHERE id = ?", hash, ms(now), userID)
+		res, err := tx.Exec("UPDATE users SET has_pin = 1, pin_hash = ?, modified = ? WHERE id = ?", hash, ms(now), userID)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			return mfad.ErrNotFound
 		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ? AND hash IS NOT ?", userID, keepHash)
+		_, err = tx.Exec("DELETE FROM sessions WHERE user_id = ? AND hash IS NOT ?", userID, keepHash)
 		return err
 	})
 }
@@ -820,7 +820,7 @@ func (s *Store) SetPIN(ctx context.Context, userID, hash string, keepHash []byte
 func (s *Store) RemoveFactor(ctx context.Context, userID string, t mfad.AuthType, now time.Time) error {
 	return s.tx(ctx, func(tx *wtx) error {
 		var forced2, forcedPIN, account2 int
-		err := tx.QueryRowContext(ctx, `SELECT u.forced_2fa, u.forced_pin, a.force_2fa
+		err := tx.QueryRow(`SELECT u.forced_2fa, u.forced_pin, a.force_2fa
 			FROM users u JOIN accounts a ON a.id = u.account_id WHERE u.id = ?`, userID).Scan(&forced2, &forcedPIN, &account2)
 		if errors.Is(err, sql.ErrNoRows) {
 			return mfad.ErrNotFound
@@ -833,16 +833,16 @@ func (s *Store) RemoveFactor(ctx context.Context, userID string, t mfad.AuthType
 			if forced2 != 0 || account2 != 0 {
 				return mfad.ErrForced
 			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM pending_totp WHERE user_id = ?", userID); err != nil {
+			if _, err := tx.Exec("DELETE FROM pending_totp WHERE user_id = ?", userID); err != nil {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, `UPDATE users SET has_2fa = 0, totp_seal = NULL, totp_gen = totp_gen + 1, modified = ?
+			_, err = tx.Exec(`UPDATE users SET has_2fa = 0, totp_seal = NULL, totp_gen = totp_gen + 1, modified = ?
 				WHERE id = ? AND (has_2fa = 1 OR totp_seal IS NOT NULL)`, ms(now), userID)
 		case mfad.AuthPIN:
 			if forcedPIN != 0 {
 				return mfad.ErrForced
 			}
-			_, err = tx.ExecContext(ctx, "UPDATE users SET has_pin = 0, pin_hash = NULL, modified = ? WHERE id = ? AND (has_pin = 1 OR pin_hash IS NOT NULL)", ms(now), userID)
+			_, err = tx.Exec("UPDATE users SET has_pin = 0, pin_hash = NULL, modified = ? WHERE id = ? AND (has_pin = 1 OR pin_hash IS NOT NULL)", ms(now), userID)
 		default:
 			return fmt.Errorf("sqlite: unknown factor %q", t)
 		}
@@ -852,48 +852,48 @@ func (s *Store) RemoveFactor(ctx context.Context, userID string, t mfad.AuthType
 
 func (s *Store) AdminSetFactor(ctx context.Context, accountID string, ids []string, t mfad.AuthType, pinHash string, now time.Time) error {
 	return s.txSolo(ctx, func(tx *wtx) error {
-		list, err := checkIDs(ctx, tx, accountID, ids)
+		list, err := checkIDs(tx, accountID, ids)
 		if err != nil {
 			return err
 		}
 		switch t {
 		case mfad.AuthTOTP:
-			_, err = tx.ExecContext(ctx, "UPDATE users SET has_2fa = 1, forced_2fa = 1, modified = ? WHERE "+inIDs, ms(now), list)
+			_, err = tx.Exec("UPDATE users SET has_2fa = 1, forced_2fa = 1, modified = ? WHERE "+inIDs, ms(now), list)
 		case mfad.AuthPIN:
-			_, err = tx.ExecContext(ctx, "UPDATE users SET has_pin = 1, forced_pin = 1, pin_hash = ?, modified = ? WHERE "+inIDs, pinHash, ms(now), list)
+			_, err = tx.Exec("UPDATE users SET has_pin = 1, forced_pin = 1, pin_hash = ?, modified = ? WHERE "+inIDs, pinHash, ms(now), list)
 		default:
 			return fmt.Errorf("sqlite: unknown factor %q", t)
 		}
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM sessions WHERE "+userInIDs, list)
+		_, err = tx.Exec("DELETE FROM sessions WHERE "+userInIDs, list)
 		return err
 	})
 }
 
 func (s *Store) AdminRemoveFactor(ctx context.Context, accountID string, ids []string, t mfad.AuthType, now time.Time) error {
 	return s.txSolo(ctx, func(tx *wtx) error {
-		list, err := checkIDs(ctx, tx, accountID, ids)
+		list, err := checkIDs(tx, accountID, ids)
 		if err != nil {
 			return err
 		}
 		switch t {
 		case mfad.AuthTOTP:
 			var force int
-			if err := tx.QueryRowContext(ctx, "SELECT force_2fa FROM accounts WHERE id = ?", accountID).Scan(&force); err != nil {
+			if err := tx.QueryRow("SELECT force_2fa FROM accounts WHERE id = ?", accountID).Scan(&force); err != nil {
 				return err
 			}
 			if force != 0 {
 				return mfad.ErrForced
 			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM pending_totp WHERE "+userInIDs, list); err != nil {
+			if _, err := tx.Exec("DELETE FROM pending_totp WHERE "+userInIDs, list); err != nil {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, `UPDATE users SET has_2fa = 0, forced_2fa = 0, totp_seal = NULL,
+			_, err = tx.Exec(`UPDATE users SET has_2fa = 0, forced_2fa = 0, totp_seal = NULL,
 				totp_gen = totp_gen + 1, modified = ? WHERE `+inIDs, ms(now), list)
 		case mfad.AuthPIN:
-			_, err = tx.ExecContext(ctx, "UPDATE users SET has_pin = 0, forced_pin = 0, pin_hash = NULL, modified = ? WHERE "+inIDs, ms(now), list)
+			_, err = tx.Exec("UPDATE users SET has_pin = 0, forced_pin = 0, pin_hash = NULL, modified = ? WHERE "+inIDs, ms(now), list)
 		default:
 			return fmt.Errorf("sqlite: unknown factor %q", t)
 		}
@@ -903,17 +903,17 @@ func (s *Store) AdminRemoveFactor(ctx context.Context, accountID string, ids []s
 
 func (s *Store) AdminResetTOTP(ctx context.Context, accountID string, ids []string, now time.Time) error {
 	return s.txSolo(ctx, func(tx *wtx) error {
-		list, err := checkIDs(ctx, tx, accountID, ids)
+		list, err := checkIDs(tx, accountID, ids)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM pending_totp WHERE "+userInIDs, list); err != nil {
+		if _, err := tx.Exec("DELETE FROM pending_totp WHERE "+userInIDs, list); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE users SET totp_seal = NULL, totp_gen = totp_gen + 1, modified = ? WHERE "+inIDs, ms(now), list); err != nil {
+		if _, err := tx.Exec("UPDATE users SET totp_seal = NULL, totp_gen = totp_gen + 1, modified = ? WHERE "+inIDs, ms(now), list); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM sessions WHERE "+userInIDs, list)
+		_, err = tx.Exec("DELETE FROM sessions WHERE "+userInIDs, list)
 		return err
 	})
 }
@@ -927,7 +927,7 @@ func (s *Store) Reserve(ctx context.Context, key string, p mfad.Throttle, now ti
 		res = mfad.Reservation{} // this run's outcome only
 		var count int
 		var start, locked int64
-		err := tx.QueryRowContext(ctx, "SELECT count, window_start, locked_until FROM throttle WHERE key = ?", key).Scan(&count, &start, &locked)
+		err := tx.QueryRow("SELECT count, window_start, locked_until FROM throttle WHERE key = ?", key).Scan(&count, &start, &locked)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
@@ -944,7 +944,7 @@ func (s *Store) Reserve(ctx context.Context, key string, p mfad.Throttle, now ti
 			locked = n + p.Lock.Milliseconds()
 			res.Locks = true
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO throttle(key, count, window_start, locked_until) VALUES(?, ?, ?, ?)
+		_, err = tx.Exec(`INSERT INTO throttle(key, count, window_start, locked_until) VALUES(?, ?, ?, ?)
 			ON CONFLICT(key) DO UPDATE SET count = excluded.count, window_start = excluded.window_start, locked_until = excluded.locked_until`,
 			key, count, start, locked)
 		return err
@@ -953,18 +953,18 @@ func (s *Store) Reserve(ctx context.Context, key string, p mfad.Throttle, now ti
 }
 
 func (s *Store) Release(ctx context.Context, key string, p mfad.Throttle) error {
-	return s.tx(ctx, func(tx *wtx) error { return release(ctx, tx, key, p.Limit) })
+	return s.tx(ctx, func(tx *wtx) error { return release(tx, key, p.Limit) })
 }
 
-func release(ctx context.Context, tx *wtx, key string, limit int) error {
-	_, err := tx.ExecContext(ctx, `UPDATE throttle SET count = max(count - 1, 0),
+func release(tx *wtx, key string, limit int) error {
+	_, err := tx.Exec(`UPDATE throttle SET count = max(count - 1, 0),
 		locked_until = CASE WHEN count - 1 < ? THEN 0 ELSE locked_until END WHERE key = ?`, limit, key)
 	return err
 }
 
 func (s *Store) ResetThrottle(ctx context.Context, key string) error {
 	return s.tx(ctx, func(tx *wtx) error {
-		_, err := tx.ExecContext(ctx, "DELETE FROM throttle WHERE key = ?", key)
+		_, err := tx.Exec("DELETE FROM throttle WHERE key = ?", key)
 		return err
 	})
 }
@@ -976,14 +976,14 @@ func (s *Store) RecordAudit(ctx context.Context, events []*mfad.AuditEvent) erro
 		return nil
 	}
 	if len(events) > 16 {
-		return s.txSolo(ctx, func(tx *wtx) error { return insertAudit(ctx, tx, events) })
+		return s.txSolo(ctx, func(tx *wtx) error { return insertAudit(tx, events) })
 	}
-	return s.tx(ctx, func(tx *wtx) error { return insertAudit(ctx, tx, events) })
+	return s.tx(ctx, func(tx *wtx) error { return insertAudit(tx, events) })
 }
 
-func insertAudit(ctx context.Context, tx *wtx, events []*mfad.AuditEvent) error {
+func insertAudit(tx *wtx, events []*mfad.AuditEvent) error {
 	for _, e := range events {
-		if err := tx.QueryRowContext(ctx, `INSERT INTO audit(account_id, actor_id, user_id, event, outcome, addr, detail, at)
+		if err := tx.QueryRow(`INSERT INTO audit(account_id, actor_id, user_id, event, outcome, addr, detail, at)
 			VALUES(?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			e.AccountID, e.ActorID, e.UserID, e.Event, e.Outcome, e.Addr, e.Detail, ms(e.Time)).Scan(&e.ID); err != nil {
 			return err
@@ -1042,7 +1042,7 @@ func (s *Store) Reseal(ctx context.Context, old mfad.SealedSecret, seal []byte) 
 	}
 	done := false
 	err := s.tx(ctx, func(tx *wtx) error {
-		res, err := tx.ExecContext(ctx, query, seal, old.UserID, old.Seal)
+		res, err := tx.Exec(query, seal, old.UserID, old.Seal)
 		if err != nil {
 			return err
 		}
@@ -1055,7 +1055,7 @@ func (s *Store) Reseal(ctx context.Context, old mfad.SealedSecret, seal []byte) 
 
 func (s *Store) SetMeta(ctx context.Context, key, value string) error {
 	return s.tx(ctx, func(tx *wtx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value)
+		_, err := tx.Exec("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value)
 		return err
 	})
 }
@@ -1094,6 +1094,6 @@ func (s *Store) SessionUser(ctx context.Context, hash []byte) (*mfad.Session, *m
 	}
 	se.UserID, se.Kind, se.Step = u.ID, mfad.SessionKind(kind), mfad.Step(step)
 	se.Created, se.LastSeen, se.Expires = fromMS(created), fromMS(seen), fromMS(expires)
-	a.Force2FA, a.Created, a.Modified = force != 0, fromMS(aCreated), fromMS(aModified)
+	a.Forced2FA, a.Created, a.Modified = force != 0, fromMS(aCreated), fromMS(aModified)
 	return &se, u, &a, nil
 }

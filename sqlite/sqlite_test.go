@@ -91,7 +91,7 @@ func TestMigrateAndReopen(t *testing.T) {
 	if res, err := s.IntegrityCheck(ctx); err != nil || res != "ok" {
 		t.Fatalf("integrity: %q, %v", res, err)
 	}
-	a := &mfad.Account{ID: uuid.NewString(), Title: "Acme Ltd", Force2FA: true, Created: t0, Modified: t0.Add(time.Second)}
+	a := &mfad.Account{ID: uuid.NewString(), Title: "Acme Ltd", Forced2FA: true, Created: t0, Modified: t0.Add(time.Second)}
 	admin := &mfad.User{
 		ID: uuid.NewString(), AccountID: a.ID, Name: "Ada", Email: "Ada@Example.com", SuperAdmin: true,
 		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$a2V5",

@@ -29,7 +29,7 @@ const maxStmts = 256
 // write that can be grouped is small. Without a deadline modernc.org/sqlite
 // also spares the goroutine per statement that watches the context.
 type wtx struct {
-	*sql.Tx
+	tx    *sql.Tx
 	s     *Store
 	ctx   context.Context      // the statements' context (see above)
 	bound map[string]*sql.Stmt // the kept statements bound to this transaction
@@ -48,7 +48,7 @@ func (t *wtx) stmt(q string) *sql.Stmt {
 		}
 		// Bound once per transaction: a loop over 1,000 rows runs one
 		// statement 1,000 times.
-		b := t.Tx.StmtContext(t.ctx, st)
+		b := t.tx.StmtContext(t.ctx, st)
 		if t.bound == nil {
 			t.bound = map[string]*sql.Stmt{}
 		}
@@ -61,26 +61,33 @@ func (t *wtx) stmt(q string) *sql.Stmt {
 	return nil
 }
 
-func (t *wtx) ExecContext(_ context.Context, q string, args ...any) (sql.Result, error) {
+// Exec, QueryRow and Query run q in the transaction, under its context
+// (see wtx), through the kept statement of q once it is prepared. They
+// take no context of their own, so that none is passed in vain.
+func (t *wtx) Exec(q string, args ...any) (sql.Result, error) {
 	if st := t.stmt(q); st != nil {
 		return st.ExecContext(t.ctx, args...)
 	}
-	return t.Tx.ExecContext(t.ctx, q, args...)
+	return t.tx.ExecContext(t.ctx, q, args...)
 }
 
-func (t *wtx) QueryRowContext(_ context.Context, q string, args ...any) *sql.Row {
+func (t *wtx) QueryRow(q string, args ...any) *sql.Row {
 	if st := t.stmt(q); st != nil {
 		return st.QueryRowContext(t.ctx, args...)
 	}
-	return t.Tx.QueryRowContext(t.ctx, q, args...)
+	return t.tx.QueryRowContext(t.ctx, q, args...)
 }
 
-func (t *wtx) QueryContext(_ context.Context, q string, args ...any) (*sql.Rows, error) {
+func (t *wtx) Query(q string, args ...any) (*sql.Rows, error) {
 	if st := t.stmt(q); st != nil {
 		return st.QueryContext(t.ctx, args...)
 	}
-	return t.Tx.QueryContext(t.ctx, q, args...)
+	return t.tx.QueryContext(t.ctx, q, args...)
 }
+
+// Commit and Rollback end the transaction.
+func (t *wtx) Commit() error   { return t.tx.Commit() }
+func (t *wtx) Rollback() error { return t.tx.Rollback() }
 
 // prepareWanted prepares the statements transactions asked for, while the
 // writer connection is idle. A statement that fails to prepare is not

@@ -68,7 +68,7 @@ func testSessionUser(t *testing.T, s mfad.Store) {
 	}
 	wantSe, _ := s.Session(ctx, se.Hash)
 	wantA, _ := s.Account(ctx, a.ID)
-	if !sameSession(gotSe, wantSe) || !sameUser(gotU, getUser(t, s, u.ID)) || !sameAccount(gotA, wantA) || !gotA.Force2FA {
+	if !sameSession(gotSe, wantSe) || !sameUser(gotU, getUser(t, s, u.ID)) || !sameAccount(gotA, wantA) || !gotA.Forced2FA {
 		t.Fatalf("SessionUser differs from the separate reads:\n%+v\n%+v\n%+v", gotSe, gotU, gotA)
 	}
 	if _, _, _, err := s.SessionUser(ctx, randHash()); err != mfad.ErrNotFound {

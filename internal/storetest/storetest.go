@@ -112,7 +112,7 @@ func randHash() []byte {
 
 func newAccount(t testing.TB, s mfad.Store, force2FA bool) (*mfad.Account, *mfad.User) {
 	t.Helper()
-	a := &mfad.Account{ID: uuid.NewString(), Title: "Acme", Force2FA: force2FA, Created: t0, Modified: t0}
+	a := &mfad.Account{ID: uuid.NewString(), Title: "Acme", Forced2FA: force2FA, Created: t0, Modified: t0}
 	admin := &mfad.User{ID: uuid.NewString(), AccountID: a.ID, Name: "Admin", Email: "admin-" + a.ID + "@example.com",
 		SuperAdmin: true, PasswordHash: "$argon2id$admin", Created: t0, Modified: t0}
 	if err := s.CreateAccount(t.Context(), a, admin); err != nil {

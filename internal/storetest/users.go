@@ -25,7 +25,7 @@ func testRoundTrip(t *testing.T, s mfad.Store) {
 	if _, err := s.Meta(ctx, "key_id"); !errors.Is(err, mfad.ErrNotFound) {
 		t.Fatalf("fresh store: Meta = %v, want ErrNotFound", err)
 	}
-	a := &mfad.Account{ID: uuid.NewString(), Title: "Acme Ltd", Force2FA: true, Created: t0, Modified: t0.Add(time.Second)}
+	a := &mfad.Account{ID: uuid.NewString(), Title: "Acme Ltd", Forced2FA: true, Created: t0, Modified: t0.Add(time.Second)}
 	admin := &mfad.User{
 		ID: uuid.NewString(), AccountID: a.ID, Name: "Ada", Email: "Ada@Example.com", SuperAdmin: true,
 		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$a2V5",
