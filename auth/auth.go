@@ -259,8 +259,12 @@ func (s *Service) auditRows(ctx context.Context, e event) []*mfad.AuditEvent {
 
 // AuditTrail returns a page of the admin's account's audit trail, newest
 // first: events with IDs below before (0: from the newest).
-func (s *Service) AuditTrail(ctx context.Context, admin *Identity, before int64, limit int) ([]*mfad.AuditEvent, error) {
-	return s.store.AuditEvents(ctx, admin.User.AccountID, before, limit)
+func (s *Service) AuditTrail(ctx context.Context, a Admin, before int64, limit int) ([]*mfad.AuditEvent, error) {
+	admin, err := a.user()
+	if err != nil {
+		return nil, err
+	}
+	return s.store.AuditEvents(ctx, admin.AccountID, before, limit)
 }
 
 // ---- errors
@@ -391,6 +395,8 @@ func (s *Service) touchEvery() time.Duration {
 	return min(time.Minute, s.cfg.IdleTimeout/15)
 }
 
+// ---- who may call what
+
 // RequireFull fails unless id is a full session.
 func RequireFull(id *Identity) error {
 	if id.Session.Kind != mfad.SessionFull {
@@ -399,15 +405,51 @@ func RequireFull(id *Identity) error {
 	return nil
 }
 
-// RequireAdmin fails unless id is a full session of an admin.
-func RequireAdmin(id *Identity) error {
-	if err := RequireFull(id); err != nil {
-		return err
-	}
-	if !id.User.SuperAdmin {
-		return errForbidden
+// RequireLimited fails unless id is a limited session: the second-factor
+// step takes nothing else.
+func RequireLimited(id *Identity) error {
+	if id.Session.Kind != mfad.SessionLimited {
+		return mfad.Errorf(mfad.CodeUnauthenticated, "this session owes no second factor")
 	}
 	return nil
+}
+
+// RequireFullOrEnrolling fails unless id is a full session, or a limited one
+// that owes 2FA enrollment (it may make its pending secret).
+func RequireFullOrEnrolling(id *Identity) error {
+	if id.Session.Kind == mfad.SessionLimited && id.Session.Step == mfad.StepEnroll {
+		return nil
+	}
+	return RequireFull(id)
+}
+
+// Admin is a caller proven to hold a full session of an admin. Only
+// RequireAdmin makes one, and every admin operation of the Service takes
+// one: none can run for a caller whose rights were not checked, whatever
+// the HTTP layer's route table says. The zero Admin is refused.
+type Admin struct{ id *Identity }
+
+// RequireAdmin returns id as an Admin, or fails unless id is a full
+// session of an admin.
+func RequireAdmin(id *Identity) (Admin, error) {
+	if err := RequireFull(id); err != nil {
+		return Admin{}, err
+	}
+	if !id.User.SuperAdmin {
+		return Admin{}, errForbidden
+	}
+	return Admin{id: id}, nil
+}
+
+// Identity is the admin's own identity.
+func (a Admin) Identity() *Identity { return a.id }
+
+// user is the admin's user, or errForbidden for the zero Admin.
+func (a Admin) user() (*mfad.User, error) {
+	if a.id == nil {
+		return nil, errForbidden
+	}
+	return a.id.User, nil
 }
 
 // Keepalive pushes the idle timeout of a full session forward. Authenticate
@@ -927,7 +969,11 @@ func (s *Service) RemoveMFA(ctx context.Context, id *Identity, t mfad.AuthType) 
 
 // AdminSetMFA turns a factor on, forced, for users of the admin's account and
 // closes their sessions. For PIN, code is the PIN every user gets.
-func (s *Service) AdminSetMFA(ctx context.Context, admin *Identity, ids []string, t mfad.AuthType, code string) error {
+func (s *Service) AdminSetMFA(ctx context.Context, a Admin, ids []string, t mfad.AuthType, code string) error {
+	admin, err := a.user()
+	if err != nil {
+		return err
+	}
 	hash := ""
 	if t == mfad.AuthPIN {
 		if !ValidPIN(code) {
@@ -941,29 +987,37 @@ func (s *Service) AdminSetMFA(ctx context.Context, admin *Identity, ids []string
 		}
 		hash = h
 	}
-	if err := s.adminErr(s.store.AdminSetFactor(ctx, admin.User.AccountID, ids, t, hash, s.now())); err != nil {
+	if err := s.adminErr(s.store.AdminSetFactor(ctx, admin.AccountID, ids, t, hash, s.now())); err != nil {
 		return err
 	}
-	s.audit(ctx, event{name: mfad.EventAdminSetMFA, actor: admin.User, targets: ids, detail: string(t) + " forced; sessions closed"})
+	s.audit(ctx, event{name: mfad.EventAdminSetMFA, actor: admin, targets: ids, detail: string(t) + " forced; sessions closed"})
 	return nil
 }
 
 // AdminRemoveMFA turns a factor off for users of the admin's account.
-func (s *Service) AdminRemoveMFA(ctx context.Context, admin *Identity, ids []string, t mfad.AuthType) error {
-	if err := s.adminErr(s.store.AdminRemoveFactor(ctx, admin.User.AccountID, ids, t, s.now())); err != nil {
+func (s *Service) AdminRemoveMFA(ctx context.Context, a Admin, ids []string, t mfad.AuthType) error {
+	admin, err := a.user()
+	if err != nil {
 		return err
 	}
-	s.audit(ctx, event{name: mfad.EventAdminRemoveMFA, actor: admin.User, targets: ids, detail: string(t)})
+	if err := s.adminErr(s.store.AdminRemoveFactor(ctx, admin.AccountID, ids, t, s.now())); err != nil {
+		return err
+	}
+	s.audit(ctx, event{name: mfad.EventAdminRemoveMFA, actor: admin, targets: ids, detail: string(t)})
 	return nil
 }
 
 // AdminResetMFA clears the TOTP secrets of users of the admin's account,
 // keeping 2FA on: their next login owes enrollment.
-func (s *Service) AdminResetMFA(ctx context.Context, admin *Identity, ids []string) error {
-	if err := s.adminErr(s.store.AdminResetTOTP(ctx, admin.User.AccountID, ids, s.now())); err != nil {
+func (s *Service) AdminResetMFA(ctx context.Context, a Admin, ids []string) error {
+	admin, err := a.user()
+	if err != nil {
 		return err
 	}
-	s.audit(ctx, event{name: mfad.EventAdminResetMFA, actor: admin.User, targets: ids, detail: "2FA secret cleared; sessions closed"})
+	if err := s.adminErr(s.store.AdminResetTOTP(ctx, admin.AccountID, ids, s.now())); err != nil {
+		return err
+	}
+	s.audit(ctx, event{name: mfad.EventAdminResetMFA, actor: admin, targets: ids, detail: "2FA secret cleared; sessions closed"})
 	return nil
 }
 
@@ -1087,8 +1141,12 @@ func (s *Service) CreateAccount(ctx context.Context, title string, admin NewUser
 }
 
 // CreateUser makes a user in the admin's account.
-func (s *Service) CreateUser(ctx context.Context, admin *Identity, n NewUser) (*mfad.User, error) {
-	u, err := s.newUser(ctx, admin.User.AccountID, n)
+func (s *Service) CreateUser(ctx context.Context, a Admin, n NewUser) (*mfad.User, error) {
+	admin, err := a.user()
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.newUser(ctx, admin.AccountID, n)
 	if err != nil {
 		return nil, err
 	}
@@ -1098,35 +1156,47 @@ func (s *Service) CreateUser(ctx context.Context, admin *Identity, n NewUser) (*
 		}
 		return nil, err
 	}
-	s.audit(ctx, event{name: mfad.EventUserCreated, actor: admin.User, targets: []string{u.ID}, detail: "super_admin " + map[bool]string{true: "Y", false: "N"}[u.SuperAdmin]})
+	s.audit(ctx, event{name: mfad.EventUserCreated, actor: admin, targets: []string{u.ID}, detail: "super_admin " + map[bool]string{true: "Y", false: "N"}[u.SuperAdmin]})
 	return u, nil
 }
 
 // Users lists the users of the admin's account.
-func (s *Service) Users(ctx context.Context, admin *Identity) ([]*mfad.User, error) {
-	return s.store.Users(ctx, admin.User.AccountID)
+func (s *Service) Users(ctx context.Context, a Admin) ([]*mfad.User, error) {
+	admin, err := a.user()
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Users(ctx, admin.AccountID)
 }
 
 // User returns one user of the admin's account.
-func (s *Service) User(ctx context.Context, admin *Identity, id string) (*mfad.User, error) {
+func (s *Service) User(ctx context.Context, a Admin, id string) (*mfad.User, error) {
+	admin, err := a.user()
+	if err != nil {
+		return nil, err
+	}
 	u, err := s.store.User(ctx, id)
-	if errors.Is(err, mfad.ErrNotFound) || (err == nil && u.AccountID != admin.User.AccountID) {
+	if errors.Is(err, mfad.ErrNotFound) || (err == nil && u.AccountID != admin.AccountID) {
 		return nil, mfad.Errorf(mfad.CodeUserNotFound, "user not found")
 	}
 	return u, err
 }
 
 // DeleteUsers removes users of the admin's account and closes their sessions.
-func (s *Service) DeleteUsers(ctx context.Context, admin *Identity, ids []string) error {
+func (s *Service) DeleteUsers(ctx context.Context, a Admin, ids []string) error {
+	admin, err := a.user()
+	if err != nil {
+		return err
+	}
 	for _, id := range ids {
-		if id == admin.User.ID {
+		if id == admin.ID {
 			return mfad.Errorf(mfad.CodeCannotDeleteSelf, "an admin cannot delete their own user; nothing was changed")
 		}
 	}
-	if err := s.adminErr(s.store.DeleteUsers(ctx, admin.User.AccountID, ids)); err != nil {
+	if err := s.adminErr(s.store.DeleteUsers(ctx, admin.AccountID, ids)); err != nil {
 		return err
 	}
-	s.audit(ctx, event{name: mfad.EventUserDeleted, actor: admin.User, targets: ids, detail: "sessions closed"})
+	s.audit(ctx, event{name: mfad.EventUserDeleted, actor: admin, targets: ids, detail: "sessions closed"})
 	return nil
 }
 
@@ -1139,12 +1209,16 @@ func (s *Service) Account(ctx context.Context, id *Identity) (*mfad.Account, err
 }
 
 // SetForce2FA turns account-wide 2FA on or off. It closes no session.
-func (s *Service) SetForce2FA(ctx context.Context, admin *Identity, on bool) (*mfad.Account, error) {
-	if err := s.store.SetAccountForce2FA(ctx, admin.User.AccountID, on, s.now()); err != nil {
+func (s *Service) SetForce2FA(ctx context.Context, a Admin, on bool) (*mfad.Account, error) {
+	admin, err := a.user()
+	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, event{name: mfad.EventSettings, actor: admin.User, targets: []string{admin.User.ID}, detail: fmt.Sprintf("force 2FA %v", on)})
-	return s.store.Account(ctx, admin.User.AccountID)
+	if err := s.store.SetAccountForce2FA(ctx, admin.AccountID, on, s.now()); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, event{name: mfad.EventSettings, actor: admin, targets: []string{admin.ID}, detail: fmt.Sprintf("force 2FA %v", on)})
+	return s.store.Account(ctx, admin.AccountID)
 }
 
 // Methods returns the user's auth_methods and forced_auth as clients see

@@ -453,7 +453,11 @@ func newFuzzServer(f *testing.F, users bool) *fuzzServer {
 	if err != nil {
 		f.Fatal(err)
 	}
-	admin, err := svc.Authenticate(ctx, res.Token)
+	id, err := svc.Authenticate(ctx, res.Token)
+	if err != nil {
+		f.Fatal(err)
+	}
+	admin, err := auth.RequireAdmin(id)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -16,23 +16,10 @@ import (
 type access func(*auth.Identity) error
 
 var (
-	anySession = func(*auth.Identity) error { return nil }
-	full       = auth.RequireFull
-	admin      = auth.RequireAdmin
-	// limitedOnly: the second-factor step takes only a limited session.
-	limitedOnly = func(id *auth.Identity) error {
-		if id.Session.Kind != mfad.SessionLimited {
-			return mfad.Errorf(mfad.CodeUnauthenticated, "this session owes no second factor")
-		}
-		return nil
-	}
-	// fullOrEnrolling: a full session, or a limited one that owes enrollment.
-	fullOrEnrolling = func(id *auth.Identity) error {
-		if id.Session.Kind == mfad.SessionLimited && id.Session.Step == mfad.StepEnroll {
-			return nil
-		}
-		return auth.RequireFull(id)
-	}
+	anySession      = func(*auth.Identity) error { return nil }
+	full            = auth.RequireFull
+	limitedOnly     = auth.RequireLimited
+	fullOrEnrolling = auth.RequireFullOrEnrolling
 )
 
 type authedHandler func(w http.ResponseWriter, r *http.Request, id *auth.Identity)
@@ -50,6 +37,27 @@ func (s *Server) authed(may access, h authedHandler) http.Handler {
 			return
 		}
 		h(w, r, id)
+	})
+}
+
+type adminHandler func(w http.ResponseWriter, r *http.Request, a auth.Admin)
+
+// admin resolves the X-Auth-Token header and calls h only for a full
+// session of an admin; others get 401 or 403 before their body is read. The
+// service checks again: its admin operations take the auth.Admin that only
+// auth.RequireAdmin makes.
+func (s *Server) admin(h adminHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := s.identify(r)
+		var a auth.Admin
+		if err == nil {
+			a, err = auth.RequireAdmin(id)
+		}
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		h(w, r, a)
 	})
 }
 
@@ -316,7 +324,7 @@ func decodeUsersMFA(w http.ResponseWriter, r *http.Request, allowed ...mfad.Auth
 	return ids, t, req.Code, nil
 }
 
-func (s *Server) handleUserSetMFA(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+func (s *Server) handleUserSetMFA(w http.ResponseWriter, r *http.Request, a auth.Admin) {
 	ids, t, code, err := decodeUsersMFA(w, r, mfad.AuthTOTP, mfad.AuthPIN)
 	if err == nil && t == mfad.AuthPIN && code == nil {
 		err = invalid("code: required for PIN")
@@ -326,7 +334,7 @@ func (s *Server) handleUserSetMFA(w http.ResponseWriter, r *http.Request, id *au
 		if t == mfad.AuthPIN {
 			pin = *code
 		}
-		err = s.svc.AdminSetMFA(r.Context(), id, ids, t, pin)
+		err = s.svc.AdminSetMFA(r.Context(), a, ids, t, pin)
 	}
 	if err != nil {
 		writeError(w, r, err)
@@ -335,10 +343,10 @@ func (s *Server) handleUserSetMFA(w http.ResponseWriter, r *http.Request, id *au
 	writeJSON(w, http.StatusOK, success)
 }
 
-func (s *Server) handleUserRemoveMFA(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+func (s *Server) handleUserRemoveMFA(w http.ResponseWriter, r *http.Request, a auth.Admin) {
 	ids, t, _, err := decodeUsersMFA(w, r, mfad.AuthTOTP, mfad.AuthPIN)
 	if err == nil {
-		err = s.svc.AdminRemoveMFA(r.Context(), id, ids, t)
+		err = s.svc.AdminRemoveMFA(r.Context(), a, ids, t)
 	}
 	if err != nil {
 		writeError(w, r, err)
@@ -347,10 +355,10 @@ func (s *Server) handleUserRemoveMFA(w http.ResponseWriter, r *http.Request, id 
 	writeJSON(w, http.StatusOK, success)
 }
 
-func (s *Server) handleUserResetMFA(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+func (s *Server) handleUserResetMFA(w http.ResponseWriter, r *http.Request, a auth.Admin) {
 	ids, _, _, err := decodeUsersMFA(w, r, mfad.AuthTOTP)
 	if err == nil {
-		err = s.svc.AdminResetMFA(r.Context(), id, ids)
+		err = s.svc.AdminResetMFA(r.Context(), a, ids)
 	}
 	if err != nil {
 		writeError(w, r, err)
@@ -368,7 +376,7 @@ type userCreateReq struct {
 	SuperAdmin *string `json:"super_admin"`
 }
 
-func (s *Server) handleUserCreate(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+func (s *Server) handleUserCreate(w http.ResponseWriter, r *http.Request, a auth.Admin) {
 	var req userCreateReq
 	if err := decode(w, r, &req); err != nil {
 		writeError(w, r, err)
@@ -394,8 +402,8 @@ func (s *Server) handleUserCreate(w http.ResponseWriter, r *http.Request, id *au
 		writeError(w, r, err)
 		return
 	}
-	u, err := s.svc.CreateUser(r.Context(), id, n)
-	s.writeUser(w, r, id, u, err)
+	u, err := s.svc.CreateUser(r.Context(), a, n)
+	s.writeUser(w, r, a.Identity(), u, err)
 }
 
 // writeUser answers with u as a UserResp, or with err.
@@ -411,32 +419,32 @@ func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, id *auth.Iden
 	writeJSON(w, http.StatusOK, toUser(u, a))
 }
 
-func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
-	users, err := s.svc.Users(r.Context(), id)
+func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request, a auth.Admin) {
+	users, err := s.svc.Users(r.Context(), a)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	a, err := s.svc.Account(r.Context(), id)
+	acct, err := s.svc.Account(r.Context(), a.Identity())
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	out := make([]userResp, len(users))
 	for i, u := range users {
-		out[i] = toUser(u, a)
+		out[i] = toUser(u, acct)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) handleUser(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+func (s *Server) handleUser(w http.ResponseWriter, r *http.Request, a auth.Admin) {
 	uid, ok := mfad.ParseUUID(r.PathValue("id"))
 	if !ok {
 		writeError(w, r, invalid("id: not a UUID"))
 		return
 	}
-	u, err := s.svc.User(r.Context(), id, uid)
-	s.writeUser(w, r, id, u, err)
+	u, err := s.svc.User(r.Context(), a, uid)
+	s.writeUser(w, r, a.Identity(), u, err)
 }
 
 type idsReq struct {
@@ -447,7 +455,7 @@ type idsResp struct {
 	IDs []string `json:"ids"`
 }
 
-func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request, a auth.Admin) {
 	var req idsReq
 	err := decode(w, r, &req)
 	var ids []string
@@ -455,7 +463,7 @@ func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request, id *au
 		ids, err = parseIDs(req.IDs)
 	}
 	if err == nil {
-		err = s.svc.DeleteUsers(r.Context(), id, ids)
+		err = s.svc.DeleteUsers(r.Context(), a, ids)
 	}
 	if err != nil {
 		writeError(w, r, err)
@@ -482,16 +490,16 @@ func toSettings(a *mfad.Account) settingsResp {
 	return resp
 }
 
-func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
-	a, err := s.svc.Account(r.Context(), id)
+func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, a auth.Admin) {
+	acct, err := s.svc.Account(r.Context(), a.Identity())
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toSettings(a))
+	writeJSON(w, http.StatusOK, toSettings(acct))
 }
 
-func (s *Server) handleSettingsSet(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+func (s *Server) handleSettingsSet(w http.ResponseWriter, r *http.Request, a auth.Admin) {
 	var req settingsSetReq
 	if err := decode(w, r, &req); err != nil {
 		writeError(w, r, err)
@@ -510,12 +518,12 @@ func (s *Server) handleSettingsSet(w http.ResponseWriter, r *http.Request, id *a
 		writeError(w, r, err)
 		return
 	}
-	a, err := s.svc.SetForce2FA(r.Context(), id, force)
+	acct, err := s.svc.SetForce2FA(r.Context(), a, force)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toSettings(a))
+	writeJSON(w, http.StatusOK, toSettings(acct))
 }
 
 // ---- audit trail
@@ -543,7 +551,7 @@ const MaxActivity = 500
 
 // handleActivity is GET /tracking/activity?limit=N&before=ID: the admin's
 // account's audit trail, newest first.
-func (s *Server) handleActivity(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+func (s *Server) handleActivity(w http.ResponseWriter, r *http.Request, a auth.Admin) {
 	q := r.URL.Query()
 	limit, before := 100, int64(0)
 	if v := q.Get("limit"); v != "" {
@@ -562,7 +570,7 @@ func (s *Server) handleActivity(w http.ResponseWriter, r *http.Request, id *auth
 		}
 		before = n
 	}
-	events, err := s.svc.AuditTrail(r.Context(), id, before, limit+1)
+	events, err := s.svc.AuditTrail(r.Context(), a, before, limit+1)
 	if err != nil {
 		writeError(w, r, err)
 		return

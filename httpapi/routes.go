@@ -17,18 +17,18 @@ func (s *Server) routeTable() []Route {
 		{"POST", b + "/profile/set-mfa", s.authed(full, s.handleProfileSetMFA)},
 		{"POST", b + "/profile/remove-mfa", s.authed(full, s.handleProfileRemoveMFA)},
 
-		{"POST", b + "/user/set-mfa", s.authed(admin, s.handleUserSetMFA)},
-		{"POST", b + "/user/remove-mfa", s.authed(admin, s.handleUserRemoveMFA)},
-		{"POST", b + "/user/reset-mfa", s.authed(admin, s.handleUserResetMFA)},
-		{"POST", b + "/user/create", s.authed(admin, s.handleUserCreate)},
-		{"GET", b + "/user", s.authed(admin, s.handleUsers)},
-		{"GET", b + "/user/metadata/{id}", s.authed(admin, s.handleUser)},
-		{"POST", b + "/user/delete", s.authed(admin, s.handleUserDelete)},
+		{"POST", b + "/user/set-mfa", s.admin(s.handleUserSetMFA)},
+		{"POST", b + "/user/remove-mfa", s.admin(s.handleUserRemoveMFA)},
+		{"POST", b + "/user/reset-mfa", s.admin(s.handleUserResetMFA)},
+		{"POST", b + "/user/create", s.admin(s.handleUserCreate)},
+		{"GET", b + "/user", s.admin(s.handleUsers)},
+		{"GET", b + "/user/metadata/{id}", s.admin(s.handleUser)},
+		{"POST", b + "/user/delete", s.admin(s.handleUserDelete)},
 
-		{"GET", b + "/tracking/activity", s.authed(admin, s.handleActivity)},
+		{"GET", b + "/tracking/activity", s.admin(s.handleActivity)},
 
-		{"GET", b + "/settings", s.authed(admin, s.handleSettings)},
-		{"POST", b + "/settings/set", s.authed(admin, s.handleSettingsSet)},
+		{"GET", b + "/settings", s.admin(s.handleSettings)},
+		{"POST", b + "/settings/set", s.admin(s.handleSettingsSet)},
 
 		{"GET", b + "/openapi.yaml", http.HandlerFunc(s.handleOpenAPI)},
 		{"GET", "/healthz", http.HandlerFunc(s.handleHealthz)},
