@@ -37,7 +37,7 @@ type Config struct {
 	Now             func() time.Time
 }
 
-// DefaultConfig returns the defaults of CONTRACT.md.
+// DefaultConfig returns the documented defaults (docs/api.md).
 func DefaultConfig() Config {
 	return Config{
 		Issuer:          "mfad",

@@ -74,7 +74,7 @@ func isJSONType(ct string) bool {
 }
 
 // wantStatus is the HTTP status of each code decode and the validators may
-// return (CONTRACT.md §1).
+// return (docs/api.md, "Conventions").
 var wantStatus = map[mfad.Code]int{
 	mfad.CodeBadJSON:   http.StatusBadRequest,
 	mfad.CodeInvalid:   http.StatusBadRequest,

@@ -1,4 +1,4 @@
-// Package httpapi turns the auth service into the HTTP API of CONTRACT.md:
+// Package httpapi turns the auth service into the HTTP API (docs/api.md):
 // routing, the order of checks (route, then token, then body), JSON decoding
 // and validation at the edge, and the mapping of application error codes to
 // statuses.
