@@ -1,0 +1,430 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mfad/mfad"
+	"github.com/mfad/mfad/totp"
+)
+
+// LoginResult is a session issued by a login step. Step is StepNone for a
+// full session, else what the limited session owes next.
+type LoginResult struct {
+	Token string
+	Step  mfad.Step
+}
+
+func emailKey(email string) string { return "email:" + mfad.EmailKey(email) }
+func addrKey(addr string) string   { return "addr:" + addr }
+
+// owed returns the first step a password login owes.
+func owed(u *mfad.User, a *mfad.Account) mfad.Step {
+	if u.Has2FA || u.Forced2FA || a.Forced2FA {
+		if u.TOTPSeal == nil {
+			return mfad.StepEnroll
+		}
+		return mfad.StepTOTP
+	}
+	if u.HasPIN {
+		return mfad.StepPIN
+	}
+	return mfad.StepNone
+}
+
+// PasswordLogin is the first login step (GET /session/login with Basic).
+func (s *Service) PasswordLogin(ctx context.Context, email, password, addr string) (_ LoginResult, err error) {
+	// An attempt that fails before its outcome is known (the database or
+	// the hashing pool failed part-way) is not counted: its reservations
+	// are taken back, so an outage does not lock anyone out.
+	type reservation struct {
+		key    string
+		policy mfad.Throttle
+	}
+	var reserved []reservation
+	defer func() {
+		if err != nil && !evaluated(err) {
+			for _, r := range reserved {
+				s.release(ctx, r.key, r.policy)
+			}
+		}
+	}()
+	// Under a flood, refuse what the hashing pool cannot take before any
+	// database write, so the flood does not queue writes in front of
+	// authenticated requests.
+	if s.hasher.Saturated() {
+		return LoginResult{}, errBusy
+	}
+	now := s.now()
+	if r, err := s.store.Reserve(ctx, addrKey(addr), s.cfg.AddrThrottle, now); err != nil {
+		return LoginResult{}, err
+	} else if r.RetryAfter > 0 {
+		s.audit(ctx, event{name: mfad.EventThrottled, failure: true, detail: "client address over its limit"})
+		return LoginResult{}, tooMany(r.RetryAfter)
+	}
+	reserved = append(reserved, reservation{addrKey(addr), s.cfg.AddrThrottle})
+	// An email no user can have (over 254 bytes, not UTF-8, control
+	// characters, no @) gets the same answer as a wrong password, counted
+	// against the client address only: it never reaches the database as a
+	// key.
+	if ValidEmail(email) != nil {
+		s.audit(ctx, event{name: mfad.EventPasswordFail, step: "password", failure: true, detail: "refused before hashing: not an email address"})
+		return LoginResult{}, errBadCredentials
+	}
+	ekey := emailKey(email)
+	er, err := s.store.Reserve(ctx, ekey, s.cfg.EmailThrottle, now)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	if er.RetryAfter > 0 {
+		// The same work for an email of a user and one of nobody's: no
+		// lookup, no write to a trail (only a user's has an account), just
+		// the log line and the metric. Else the time of this answer tells
+		// which emails exist, as often as an attacker asks. The trail has
+		// the lock's start (login.lockout, below).
+		s.announce(ctx, event{name: mfad.EventLocked, step: "password", failure: true, detail: "password"})
+		return LoginResult{}, tooMany(er.RetryAfter)
+	}
+	reserved = append(reserved, reservation{ekey, s.cfg.EmailThrottle})
+	if len(password) > s.cfg.MaxPasswordLen || password == "" {
+		s.audit(ctx, s.failed(event{name: mfad.EventPasswordFail, step: "password", failure: true, detail: "refused before hashing"}, er)...)
+		return LoginResult{}, errBadCredentials
+	}
+	u, err := s.store.UserByEmail(ctx, email)
+	if err != nil && !errors.Is(err, mfad.ErrNotFound) {
+		return LoginResult{}, err
+	}
+	hash := ""
+	if u != nil {
+		hash = u.PasswordHash
+	}
+	ok, err := s.hasher.Verify(ctx, hash, password) // a dummy hash of equal cost when u is nil
+	if err != nil {
+		return LoginResult{}, hashErr(err) // not evaluated: taken back
+	}
+	if !ok {
+		s.audit(ctx, s.failed(event{name: mfad.EventPasswordFail, step: "password", failure: true, user: u, detail: "wrong email or password"}, er)...)
+		return LoginResult{}, errBadCredentials
+	}
+	a, err := s.store.Account(ctx, u.AccountID)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	step := owed(u, a)
+	if step == mfad.StepNone {
+		token, se := s.newSession(u.ID, mfad.SessionFull, step, now)
+		if err := s.store.CreateSession(ctx, se); err != nil {
+			return LoginResult{}, err
+		}
+		s.release(ctx, addrKey(addr), s.cfg.AddrThrottle)
+		s.success(ctx, u, ekey, "password")
+		return LoginResult{Token: token}, nil
+	}
+	token, se := s.newSession(u.ID, mfad.SessionLimited, step, now)
+	if err := s.store.CreateSession(ctx, se); err != nil {
+		return LoginResult{}, err
+	}
+	s.release(ctx, ekey, s.cfg.EmailThrottle)
+	s.release(ctx, addrKey(addr), s.cfg.AddrThrottle)
+	s.audit(ctx, event{name: mfad.EventPasswordOK, step: "password", user: u, detail: fmt.Sprintf("second factor owed (Mfa-Code %d)", step)})
+	return LoginResult{Token: token, Step: step}, nil
+}
+
+// success records a full login: the counters start again.
+// The address's reservation is taken back by the caller that made it (the
+// password step); a second-factor step made none.
+func (s *Service) success(ctx context.Context, u *mfad.User, ekey, step string) {
+	s.settle(ctx, "reset throttle", s.cfg.EmailThrottle, func(ctx context.Context) error {
+		return s.store.ResetThrottle(ctx, ekey)
+	})
+	s.audit(ctx, event{name: mfad.EventLoginOK, step: step, user: u, detail: "last step: " + step})
+}
+
+// release takes back the reservation of an attempt that succeeded in part
+// or was never evaluated.
+func (s *Service) release(ctx context.Context, key string, p mfad.Throttle) {
+	s.settle(ctx, "release throttle", p, func(ctx context.Context) error {
+		return s.store.Release(ctx, key, p)
+	})
+}
+
+// evaluated reports whether a login step's error is the outcome of an
+// evaluated attempt (which stays counted) rather than a failure to evaluate.
+func evaluated(err error) bool {
+	var e *mfad.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code {
+	case mfad.CodeBadCredentials, mfad.CodeWrongCode, mfad.CodeTooManyAttempts:
+		return true
+	}
+	return false
+}
+
+// Retry pacing of settle.
+const (
+	settleFirstWait = 50 * time.Millisecond
+	settleMaxWait   = time.Second
+)
+
+// settle applies a throttle settlement (a release or a reset) after the
+// request's outcome is known. It runs apart from the request's
+// cancellation. When the database is unavailable it is retried in the
+// background until it lands or the throttle's window and lock have passed
+// (by then the counter has expired on its own), so that attempts caught by
+// an outage do not stay counted against a user; at most maxRetries run at
+// once, past that the failure is logged and the attempt stays counted (the
+// safe side).
+func (s *Service) settle(ctx context.Context, what string, p mfad.Throttle, op func(context.Context) error) {
+	ctx = context.WithoutCancel(ctx)
+	err := op(ctx)
+	if err == nil {
+		return
+	}
+	if !errors.Is(err, mfad.ErrUnavailable) {
+		Logger(ctx).ErrorContext(ctx, what, "err", err)
+		return
+	}
+	select {
+	case s.retries <- struct{}{}:
+	default:
+		Logger(ctx).ErrorContext(ctx, what+": too many retries pending, left counted", "err", err)
+		return
+	}
+	Logger(ctx).WarnContext(ctx, what+": database unavailable, retrying in the background", "err", err)
+	go func() {
+		defer func() { <-s.retries }()
+		deadline := time.Now().Add(p.Window + p.Lock)
+		for wait := settleFirstWait; time.Now().Before(deadline); wait = min(2*wait, settleMaxWait) {
+			time.Sleep(wait)
+			err := op(ctx)
+			if err == nil {
+				Logger(ctx).InfoContext(ctx, what+": done after the database came back")
+				return
+			}
+			if !errors.Is(err, mfad.ErrUnavailable) {
+				Logger(ctx).ErrorContext(ctx, what, "err", err)
+				return
+			}
+		}
+		Logger(ctx).ErrorContext(ctx, what+": gave up, the counter expires on its own", "err", err)
+	}()
+}
+
+// TokenLogin answers GET /session/login with a full X-Auth-Token.
+func (s *Service) TokenLogin(id *Identity) (LoginResult, error) {
+	if id.Session.Kind != mfad.SessionFull {
+		return LoginResult{}, errFactorRequired
+	}
+	return LoginResult{Token: id.Token}, nil
+}
+
+// FailStep counts a rejected second-factor request (a bad body or a wrong
+// auth_type) against the limited session and the user's lockout.
+func (s *Service) FailStep(ctx context.Context, id *Identity) error {
+	if id.Session.Kind != mfad.SessionLimited {
+		return nil
+	}
+	r, err := s.store.Reserve(ctx, emailKey(id.User.Email), s.cfg.EmailThrottle, s.now())
+	if err != nil {
+		return err
+	}
+	if r.Locks {
+		s.audit(ctx, s.lockout(id.User, stepName(id.Session.Step)))
+	}
+	_, err = s.store.FailSession(ctx, id.Session.Hash, s.cfg.MaxCodeFailures)
+	return err
+}
+
+// SecondFactor is POST /session/login: the code for the step the limited
+// session owes.
+func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthType, code string) (_ LoginResult, err error) {
+	se, u := id.Session, id.User
+	if se.Kind != mfad.SessionLimited {
+		return LoginResult{}, errUnauthenticated
+	}
+	if t != se.Step.Factor() {
+		if err := s.FailStep(ctx, id); err != nil {
+			return LoginResult{}, err
+		}
+		return LoginResult{}, mfad.Errorf(mfad.CodeWrongAuthType, "this login step owes auth_type %q (Mfa-Code %d)", se.Step.Factor(), se.Step)
+	}
+	now := s.now()
+	ekey := emailKey(u.Email)
+	// A PIN (argon2id) or an enrollment code reserves its attempt before it
+	// is checked, so concurrent guesses cannot get more checks than the
+	// limit. A TOTP code is cheap to check: it is checked first and counted
+	// only when wrong, and a right one commits only while the email is not
+	// locked (in the step's one transaction), so past the limit a right code
+	// gets the same 429 as a wrong one and guesses learn nothing more.
+	reserveFirst := se.Step != mfad.StepTOTP
+	// lockedOut is the answer to an attempt while the email is locked.
+	lockedOut := func(retry time.Duration) error {
+		s.audit(ctx, event{name: mfad.EventLocked, step: stepName(se.Step), failure: true, user: u, detail: string(t)})
+		return tooMany(retry)
+	}
+	// count counts one attempt against the email, refused while locked.
+	var counted mfad.Reservation
+	count := func() error {
+		r, err := s.store.Reserve(ctx, ekey, s.cfg.EmailThrottle, now)
+		if err != nil {
+			return err
+		}
+		if r.RetryAfter > 0 {
+			return lockedOut(r.RetryAfter)
+		}
+		counted = r
+		return nil
+	}
+	if reserveFirst {
+		if err := count(); err != nil {
+			return LoginResult{}, err
+		}
+	}
+	// A code whose check did not finish (the database failed part-way, no
+	// pending secret) is not counted; a wrong code stays counted even when
+	// recording it fails.
+	wrong := false
+	defer func() {
+		if reserveFirst && err != nil && !wrong {
+			s.release(ctx, ekey, s.cfg.EmailThrottle)
+		}
+	}()
+
+	next := mfad.StepNone
+	if se.Step != mfad.StepPIN && u.HasPIN {
+		next = mfad.StepPIN
+	}
+	kind := mfad.SessionFull
+	if next != mfad.StepNone {
+		kind = mfad.SessionLimited
+	}
+	token, nextSession := s.newSession(u.ID, kind, next, now)
+	adv := mfad.Advance{LimitedHash: se.Hash, UserID: u.ID, Next: nextSession, Now: now}
+
+	ok := false
+	switch se.Step {
+	case mfad.StepTOTP:
+		if u.TOTPSeal != nil {
+			secret, err := s.box.Open(u.TOTPSeal, []byte(u.ID))
+			if err != nil {
+				return LoginResult{}, fmt.Errorf("open totp secret of user %s: %w", u.ID, err)
+			}
+			r, err := totp.Match(string(secret), code, now, u.TOTPLast)
+			if err != nil {
+				return LoginResult{}, err
+			}
+			if r.Replay {
+				s.audit(ctx, event{name: mfad.EventTOTPReplay, failure: true, user: u, detail: "a code already used"})
+			}
+			ok, adv.TOTPStep, adv.TOTPGen = r.OK, r.Step, u.TOTPGen
+		}
+	case mfad.StepEnroll:
+		p, secret, err := s.pending(ctx, u)
+		if err != nil {
+			return LoginResult{}, err
+		}
+		r, err := totp.Match(secret, code, now, u.TOTPLast)
+		if err != nil {
+			return LoginResult{}, err
+		}
+		if r.Replay {
+			s.audit(ctx, event{name: mfad.EventTOTPReplay, failure: true, user: u, detail: "a code already used"})
+		}
+		ok, adv.TOTPStep, adv.PendingID = r.OK, r.Step, p.ID
+	case mfad.StepPIN:
+		if u.PINHash != "" && ValidPIN(code) {
+			match, err := s.hasher.Verify(ctx, u.PINHash, code)
+			if err != nil {
+				return LoginResult{}, hashErr(err)
+			}
+			ok = match
+		}
+	}
+	// What a right code does, committed in the step's one transaction: the
+	// audit entries, and the email's attempt counter cleared (a completed
+	// login) or the attempt taken back (another factor owed).
+	var done []event
+	if se.Step == mfad.StepEnroll {
+		done = append(done, event{name: mfad.EventFactorSet, user: u, detail: "2FA enrolled at login"})
+	}
+	if next == mfad.StepNone {
+		done = append(done, event{name: mfad.EventLoginOK, step: stepName(se.Step), user: u, detail: "last step: " + stepName(se.Step)})
+		adv.ResetKey = ekey
+	} else {
+		done = append(done, event{name: mfad.EventFactorOK, step: stepName(se.Step), user: u, detail: fmt.Sprintf("%s; next Mfa-Code %d", t, next)})
+		if reserveFirst {
+			adv.ReleaseKey, adv.ReleaseLimit = ekey, s.cfg.EmailThrottle.Limit
+		}
+	}
+	if !reserveFirst {
+		adv.CheckKey = ekey
+	}
+	for _, e := range done {
+		adv.Audit = append(adv.Audit, s.auditRows(ctx, e)...)
+	}
+	if ok {
+		err := s.store.AdvanceLogin(ctx, adv)
+		var locked *mfad.LockedError
+		switch {
+		case errors.As(err, &locked):
+			return LoginResult{}, lockedOut(locked.RetryAfter)
+		case errors.Is(err, mfad.ErrReplay):
+			s.audit(ctx, event{name: mfad.EventTOTPReplay, failure: true, user: u, detail: "a code already used"})
+			ok = false
+		case errors.Is(err, mfad.ErrSessionGone):
+			return LoginResult{}, errUnauthenticated
+		case errors.Is(err, mfad.ErrNoPending):
+			return LoginResult{}, errNoPending
+		case err != nil:
+			return LoginResult{}, err
+		}
+	}
+	if !ok {
+		if !reserveFirst {
+			// Counted now; refused like any attempt while locked.
+			if err := count(); err != nil {
+				return LoginResult{}, err
+			}
+		}
+		wrong = true
+		closed, err := s.store.FailSession(ctx, se.Hash, s.cfg.MaxCodeFailures)
+		if err != nil {
+			return LoginResult{}, err
+		}
+		detail := string(t)
+		if closed {
+			detail += "; limited session closed"
+		}
+		s.audit(ctx, s.failed(event{name: mfad.EventFactorFail, step: stepName(se.Step), failure: true, user: u, detail: detail}, counted)...)
+		return LoginResult{}, wrongCode(closed)
+	}
+	for _, e := range done {
+		s.announce(ctx, e)
+	}
+	if next == mfad.StepNone {
+		return LoginResult{Token: token}, nil
+	}
+	return LoginResult{Token: token, Step: next}, nil
+}
+
+var errNoPending = mfad.Errorf(mfad.CodeEnrollment, "no pending 2FA secret: call GET /profile/2fa/generate first (a secret lives 10 minutes)")
+
+// pending returns the user's unexpired pending secret, opened.
+func (s *Service) pending(ctx context.Context, u *mfad.User) (*mfad.PendingTOTP, string, error) {
+	p, err := s.store.PendingTOTP(ctx, u.ID)
+	if errors.Is(err, mfad.ErrNotFound) || (err == nil && s.now().Sub(p.Created) >= s.cfg.PendingLifetime) {
+		return nil, "", errNoPending
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	secret, err := s.box.Open(p.Seal, []byte(u.ID))
+	if err != nil {
+		return nil, "", fmt.Errorf("open pending totp secret of user %s: %w", u.ID, err)
+	}
+	return p, string(secret), nil
+}
