@@ -1,13 +1,15 @@
 // Package abuse holds the black-box abuse suite of mfad: one test per item (or
-// small group of items) of shared/SECURITY-CHECKLIST.md, each driving a real
-// server over HTTP on loopback (internal/testserver) and run twice, on SQLite
-// and on PostgreSQL (MFAD_TEST_POSTGRES).
+// small group of items) of the project's abuse checklist,
+// docs/abuse-checklist.md, each driving a real server over HTTP on loopback
+// (internal/testserver) and run twice, on SQLite and on PostgreSQL
+// (MFAD_TEST_POSTGRES).
 //
-// Every response the suite receives is also checked for the invariants of
-// the contract: no 5xx, an ErrorModel body for every error, Cache-Control:
-// no-store, Retry-After on 429, no internals (stack traces, SQL, file paths,
-// hashes, version banners) in error bodies; and every server's log is checked
-// for panics and internal errors when its test ends.
+// Every response the suite receives is also checked for the invariants every
+// answer of mfad must hold (docs/api.md, "Conventions"): no 5xx, an
+// ErrorModel body for every error, Cache-Control: no-store, Retry-After on
+// 429, no internals (stack traces, SQL, file paths, hashes, version banners)
+// in error bodies; and every server's log is checked for panics and internal
+// errors when its test ends.
 //
 // Measured figures are logged on lines starting with "FIGURE " for SECURITY.md.
 //
