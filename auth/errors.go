@@ -28,15 +28,6 @@ func (s *Service) lockout(u *mfad.User, step string) event {
 		detail: fmt.Sprintf("email locked for %s after %d failed attempts", p.Lock, p.Limit)}
 }
 
-// failed is the events of an evaluated failed attempt: f, and the lock it
-// began, if it did.
-func (s *Service) failed(f event, r mfad.Reservation) []event {
-	if r.Locks {
-		return []event{f, s.lockout(f.user, f.step)}
-	}
-	return []event{f}
-}
-
 func tooMany(retry time.Duration) error {
 	return &mfad.Error{Code: mfad.CodeTooManyAttempts, Msg: "too many failed attempts, try again later", RetryAfter: retry}
 }

@@ -17,8 +17,12 @@ type LoginResult struct {
 	Step  mfad.Step
 }
 
-func emailKey(email string) string { return "email:" + mfad.EmailKey(email) }
-func addrKey(addr string) string   { return "addr:" + addr }
+// The throttle keys: an email's (by its identity key) and a client
+// address's.
+const emailPrefix, addrPrefix = "email:", "addr:"
+
+func emailKey(email string) string { return emailPrefix + mfad.EmailKey(email) }
+func addrKey(addr string) string   { return addrPrefix + addr }
 
 // owed returns the first step a password login owes.
 func owed(u *mfad.User, a *mfad.Account) mfad.Step {
@@ -35,61 +39,46 @@ func owed(u *mfad.User, a *mfad.Account) mfad.Step {
 }
 
 // PasswordLogin is the first login step (GET /session/login with Basic).
-func (s *Service) PasswordLogin(ctx context.Context, email, password, addr string) (_ LoginResult, err error) {
-	// An attempt that fails before its outcome is known (the database or
-	// the hashing pool failed part-way) is not counted: its reservations
-	// are taken back, so an outage does not lock anyone out.
-	type reservation struct {
-		key    string
-		policy mfad.Throttle
-	}
-	var reserved []reservation
-	defer func() {
-		if err != nil && !evaluated(err) {
-			for _, r := range reserved {
-				s.release(ctx, r.key, r.policy)
-			}
-		}
-	}()
+func (s *Service) PasswordLogin(ctx context.Context, email, password, addr string) (LoginResult, error) {
 	// Under a flood, refuse what the hashing pool cannot take before any
 	// database write, so the flood does not queue writes in front of
 	// authenticated requests.
 	if s.hasher.Saturated() {
 		return LoginResult{}, errBusy
 	}
-	now := s.now()
-	if r, err := s.store.Reserve(ctx, addrKey(addr), s.cfg.AddrThrottle, now); err != nil {
+	at := s.newAttempt(ctx, s.now())
+	defer at.settle()
+	akey := addrKey(addr)
+	if retry, err := at.reserve(akey, s.cfg.AddrThrottle); err != nil {
 		return LoginResult{}, err
-	} else if r.RetryAfter > 0 {
+	} else if retry > 0 {
+		at.refused()
 		s.audit(ctx, event{name: mfad.EventThrottled, failure: true, detail: "client address over its limit"})
-		return LoginResult{}, tooMany(r.RetryAfter)
+		return LoginResult{}, tooMany(retry)
 	}
-	reserved = append(reserved, reservation{addrKey(addr), s.cfg.AddrThrottle})
 	// An email no user can have (over 254 bytes, not UTF-8, control
 	// characters, no @) gets the same answer as a wrong password, counted
 	// against the client address only: it never reaches the database as a
 	// key.
 	if ValidEmail(email) != nil {
-		s.audit(ctx, event{name: mfad.EventPasswordFail, step: "password", failure: true, detail: "refused before hashing: not an email address"})
+		s.audit(ctx, at.failed(event{name: mfad.EventPasswordFail, step: "password", failure: true, detail: "refused before hashing: not an email address"})...)
 		return LoginResult{}, errBadCredentials
 	}
 	ekey := emailKey(email)
-	er, err := s.store.Reserve(ctx, ekey, s.cfg.EmailThrottle, now)
-	if err != nil {
+	if retry, err := at.reserve(ekey, s.cfg.EmailThrottle); err != nil {
 		return LoginResult{}, err
-	}
-	if er.RetryAfter > 0 {
+	} else if retry > 0 {
 		// The same work for an email of a user and one of nobody's: no
 		// lookup, no write to a trail (only a user's has an account), just
 		// the log line and the metric. Else the time of this answer tells
 		// which emails exist, as often as an attacker asks. The trail has
-		// the lock's start (login.lockout, below).
+		// the lock's start (login.lockout, from failed).
+		at.refused()
 		s.announce(ctx, event{name: mfad.EventLocked, step: "password", failure: true, detail: "password"})
-		return LoginResult{}, tooMany(er.RetryAfter)
+		return LoginResult{}, tooMany(retry)
 	}
-	reserved = append(reserved, reservation{ekey, s.cfg.EmailThrottle})
 	if len(password) > s.cfg.MaxPasswordLen || password == "" {
-		s.audit(ctx, s.failed(event{name: mfad.EventPasswordFail, step: "password", failure: true, detail: "refused before hashing"}, er)...)
+		s.audit(ctx, at.failed(event{name: mfad.EventPasswordFail, step: "password", failure: true, detail: "refused before hashing"})...)
 		return LoginResult{}, errBadCredentials
 	}
 	u, err := s.store.UserByEmail(ctx, email)
@@ -102,10 +91,10 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 	}
 	ok, err := s.hasher.Verify(ctx, hash, password) // a dummy hash of equal cost when u is nil
 	if err != nil {
-		return LoginResult{}, hashErr(err) // not evaluated: taken back
+		return LoginResult{}, hashErr(err) // no verdict: taken back
 	}
 	if !ok {
-		s.audit(ctx, s.failed(event{name: mfad.EventPasswordFail, step: "password", failure: true, user: u, detail: "wrong email or password"}, er)...)
+		s.audit(ctx, at.failed(event{name: mfad.EventPasswordFail, step: "password", failure: true, user: u, detail: "wrong email or password"})...)
 		return LoginResult{}, errBadCredentials
 	}
 	a, err := s.store.Account(ctx, u.AccountID)
@@ -113,21 +102,24 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 		return LoginResult{}, err
 	}
 	step := owed(u, a)
+	kind := mfad.SessionLimited
 	if step == mfad.StepNone {
-		token, se := s.newSession(u.ID, mfad.SessionFull, step, now)
-		if err := s.store.CreateSession(ctx, se); err != nil {
-			return LoginResult{}, err
-		}
-		s.release(ctx, addrKey(addr), s.cfg.AddrThrottle)
-		s.success(ctx, u, ekey, "password")
-		return LoginResult{Token: token}, nil
+		kind = mfad.SessionFull
 	}
-	token, se := s.newSession(u.ID, mfad.SessionLimited, step, now)
+	token, se := s.newSession(u.ID, kind, step, at.now)
 	if err := s.store.CreateSession(ctx, se); err != nil {
 		return LoginResult{}, err
 	}
-	s.release(ctx, ekey, s.cfg.EmailThrottle)
-	s.release(ctx, addrKey(addr), s.cfg.AddrThrottle)
+	// A right password: the address's attempt is taken back; the email's
+	// counter starts again after a completed login, and with a factor
+	// still owed the attempt is taken back (the factor's attempts count).
+	at.release(akey)
+	if step == mfad.StepNone {
+		at.take(ekey)
+		s.success(ctx, u, ekey, "password")
+		return LoginResult{Token: token}, nil
+	}
+	at.release(ekey)
 	s.audit(ctx, event{name: mfad.EventPasswordOK, step: "password", user: u, detail: fmt.Sprintf("second factor owed (Mfa-Code %d)", step)})
 	return LoginResult{Token: token, Step: step}, nil
 }
@@ -148,20 +140,6 @@ func (s *Service) release(ctx context.Context, key string, p mfad.Throttle) {
 	s.settle(ctx, "release throttle", p, func(ctx context.Context) error {
 		return s.store.Release(ctx, key, p)
 	})
-}
-
-// evaluated reports whether a login step's error is the outcome of an
-// evaluated attempt (which stays counted) rather than a failure to evaluate.
-func evaluated(err error) bool {
-	var e *mfad.Error
-	if !errors.As(err, &e) {
-		return false
-	}
-	switch e.Code {
-	case mfad.CodeBadCredentials, mfad.CodeWrongCode, mfad.CodeTooManyAttempts:
-		return true
-	}
-	return false
 }
 
 // Retry pacing of settle.
@@ -228,20 +206,22 @@ func (s *Service) FailStep(ctx context.Context, id *Identity) error {
 	if id.Session.Kind != mfad.SessionLimited {
 		return nil
 	}
-	r, err := s.store.Reserve(ctx, emailKey(id.User.Email), s.cfg.EmailThrottle, s.now())
-	if err != nil {
+	at := s.newAttempt(ctx, s.now())
+	if _, err := at.reserve(emailKey(id.User.Email), s.cfg.EmailThrottle); err != nil {
 		return err
 	}
-	if r.Locks {
+	// A request wrong as it stands: counted, and not taken back. Only the
+	// lockout it may begin goes to the trail.
+	if at.lastEmail.Locks {
 		s.audit(ctx, s.lockout(id.User, stepName(id.Session.Step)))
 	}
-	_, err = s.store.FailSession(ctx, id.Session.Hash, s.cfg.MaxCodeFailures)
+	_, err := s.store.FailSession(ctx, id.Session.Hash, s.cfg.MaxCodeFailures)
 	return err
 }
 
 // SecondFactor is POST /session/login: the code for the step the limited
 // session owes.
-func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthType, code string) (_ LoginResult, err error) {
+func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthType, code string) (LoginResult, error) {
 	se, u := id.Session, id.User
 	if se.Kind != mfad.SessionLimited {
 		return LoginResult{}, errUnauthenticated
@@ -252,98 +232,36 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		}
 		return LoginResult{}, mfad.Errorf(mfad.CodeWrongAuthType, "this login step owes auth_type %q (Mfa-Code %d)", se.Step.Factor(), se.Step)
 	}
-	now := s.now()
+	at := s.newAttempt(ctx, s.now())
+	defer at.settle()
 	ekey := emailKey(u.Email)
-	// A PIN (argon2id) or an enrollment code reserves its attempt before it
-	// is checked, so concurrent guesses cannot get more checks than the
-	// limit. A TOTP code is cheap to check: it is checked first and counted
-	// only when wrong, and a right one commits only while the email is not
-	// locked (in the step's one transaction), so past the limit a right code
-	// gets the same 429 as a wrong one and guesses learn nothing more.
-	reserveFirst := se.Step != mfad.StepTOTP
 	// lockedOut is the answer to an attempt while the email is locked.
 	lockedOut := func(retry time.Duration) error {
+		at.refused()
 		s.audit(ctx, event{name: mfad.EventLocked, step: stepName(se.Step), failure: true, user: u, detail: string(t)})
 		return tooMany(retry)
 	}
-	// count counts one attempt against the email, refused while locked.
-	var counted mfad.Reservation
-	count := func() error {
-		r, err := s.store.Reserve(ctx, ekey, s.cfg.EmailThrottle, now)
-		if err != nil {
-			return err
-		}
-		if r.RetryAfter > 0 {
-			return lockedOut(r.RetryAfter)
-		}
-		counted = r
-		return nil
-	}
+	// A PIN (argon2id) or an enrollment code reserves its attempt before it
+	// is checked, so concurrent guesses cannot get more checks than the
+	// limit. A TOTP code is cheap to check: it is checked first and
+	// reserved only when wrong, and a right one commits only while the
+	// email is not locked (in the step's one transaction), so past the
+	// limit a right code gets the same 429 as a wrong one and guesses learn
+	// nothing more.
+	reserveFirst := se.Step != mfad.StepTOTP
 	if reserveFirst {
-		if err := count(); err != nil {
+		if retry, err := at.reserve(ekey, s.cfg.EmailThrottle); err != nil {
 			return LoginResult{}, err
+		} else if retry > 0 {
+			return LoginResult{}, lockedOut(retry)
 		}
 	}
-	// A code whose check did not finish (the database failed part-way, no
-	// pending secret) is not counted; a wrong code stays counted even when
-	// recording it fails.
-	wrong := false
-	defer func() {
-		if reserveFirst && err != nil && !wrong {
-			s.release(ctx, ekey, s.cfg.EmailThrottle)
-		}
-	}()
 
-	next := mfad.StepNone
-	if se.Step != mfad.StepPIN && u.HasPIN {
-		next = mfad.StepPIN
+	adv, ok, err := s.evaluate(ctx, id, code, at.now)
+	if err != nil {
+		return LoginResult{}, err // no verdict: taken back
 	}
-	kind := mfad.SessionFull
-	if next != mfad.StepNone {
-		kind = mfad.SessionLimited
-	}
-	token, nextSession := s.newSession(u.ID, kind, next, now)
-	adv := mfad.Advance{LimitedHash: se.Hash, UserID: u.ID, Next: nextSession, Now: now}
-
-	ok := false
-	switch se.Step {
-	case mfad.StepTOTP:
-		if u.TOTPSeal != nil {
-			secret, err := s.box.Open(u.TOTPSeal, []byte(u.ID))
-			if err != nil {
-				return LoginResult{}, fmt.Errorf("open totp secret of user %s: %w", u.ID, err)
-			}
-			r, err := totp.Match(string(secret), code, now, u.TOTPLast)
-			if err != nil {
-				return LoginResult{}, err
-			}
-			if r.Replay {
-				s.audit(ctx, event{name: mfad.EventTOTPReplay, failure: true, user: u, detail: "a code already used"})
-			}
-			ok, adv.TOTPStep, adv.TOTPGen = r.OK, r.Step, u.TOTPGen
-		}
-	case mfad.StepEnroll:
-		p, secret, err := s.pending(ctx, u)
-		if err != nil {
-			return LoginResult{}, err
-		}
-		r, err := totp.Match(secret, code, now, u.TOTPLast)
-		if err != nil {
-			return LoginResult{}, err
-		}
-		if r.Replay {
-			s.audit(ctx, event{name: mfad.EventTOTPReplay, failure: true, user: u, detail: "a code already used"})
-		}
-		ok, adv.TOTPStep, adv.PendingID = r.OK, r.Step, p.ID
-	case mfad.StepPIN:
-		if u.PINHash != "" && ValidPIN(code) {
-			match, err := s.hasher.Verify(ctx, u.PINHash, code)
-			if err != nil {
-				return LoginResult{}, hashErr(err)
-			}
-			ok = match
-		}
-	}
+	next := adv.Next.Step
 	// What a right code does, committed in the step's one transaction: the
 	// audit entries, and the email's attempt counter cleared (a completed
 	// login) or the attempt taken back (another factor owed).
@@ -367,48 +285,123 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		adv.Audit = append(adv.Audit, s.auditRows(ctx, e)...)
 	}
 	if ok {
-		err := s.store.AdvanceLogin(ctx, adv)
+		err := s.store.AdvanceLogin(ctx, adv.Advance)
 		var locked *mfad.LockedError
 		switch {
+		case err == nil:
+			at.take(ekey) // released or cleared in the step's transaction
+			for _, e := range done {
+				s.announce(ctx, e)
+			}
+			if next == mfad.StepNone {
+				return LoginResult{Token: adv.token}, nil
+			}
+			return LoginResult{Token: adv.token, Step: next}, nil
 		case errors.As(err, &locked):
 			return LoginResult{}, lockedOut(locked.RetryAfter)
 		case errors.Is(err, mfad.ErrReplay):
+			// Checked against a stale record: another step was
+			// accepted meanwhile. A wrong code.
 			s.audit(ctx, event{name: mfad.EventTOTPReplay, failure: true, user: u, detail: "a code already used"})
-			ok = false
 		case errors.Is(err, mfad.ErrSessionGone):
 			return LoginResult{}, errUnauthenticated
 		case errors.Is(err, mfad.ErrNoPending):
 			return LoginResult{}, errNoPending
-		case err != nil:
+		default:
 			return LoginResult{}, err
 		}
 	}
-	if !ok {
-		if !reserveFirst {
-			// Counted now; refused like any attempt while locked.
-			if err := count(); err != nil {
-				return LoginResult{}, err
-			}
+	// A wrong code.
+	if !reserveFirst {
+		// Counted now; refused like any attempt while locked.
+		if retry, err := at.reserve(ekey, s.cfg.EmailThrottle); err != nil {
+			return LoginResult{}, err
+		} else if retry > 0 {
+			return LoginResult{}, lockedOut(retry)
 		}
-		wrong = true
-		closed, err := s.store.FailSession(ctx, se.Hash, s.cfg.MaxCodeFailures)
+	}
+	fail := event{name: mfad.EventFactorFail, step: stepName(se.Step), failure: true, user: u, detail: string(t)}
+	evs := at.failed(fail) // stays counted, even if recording it below fails
+	closed, err := s.store.FailSession(ctx, se.Hash, s.cfg.MaxCodeFailures)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	if closed {
+		evs[0].detail += "; limited session closed"
+	}
+	s.audit(ctx, evs...)
+	return LoginResult{}, wrongCode(closed)
+}
+
+// advance is a second-factor step ready to commit: mfad.Advance, and the
+// id of the session it creates.
+type advance struct {
+	mfad.Advance
+	token string
+}
+
+// evaluate checks the code against the factor the limited session of id
+// owes. It reports whether the code is right and prepares the step that a
+// right one commits (the next session: full, or limited owing the PIN).
+// An error means the check could not be made (the attempt gets no verdict).
+func (s *Service) evaluate(ctx context.Context, id *Identity, code string, now time.Time) (*advance, bool, error) {
+	se, u := id.Session, id.User
+	next := mfad.StepNone
+	if se.Step != mfad.StepPIN && u.HasPIN {
+		next = mfad.StepPIN
+	}
+	kind := mfad.SessionFull
+	if next != mfad.StepNone {
+		kind = mfad.SessionLimited
+	}
+	token, nextSession := s.newSession(u.ID, kind, next, now)
+	adv := &advance{Advance: mfad.Advance{LimitedHash: se.Hash, UserID: u.ID, Next: nextSession, Now: now}, token: token}
+	replay := func() {
+		s.audit(ctx, event{name: mfad.EventTOTPReplay, failure: true, user: u, detail: "a code already used"})
+	}
+	switch se.Step {
+	case mfad.StepTOTP:
+		if u.TOTPSeal == nil {
+			return adv, false, nil
+		}
+		secret, err := s.box.Open(u.TOTPSeal, []byte(u.ID))
 		if err != nil {
-			return LoginResult{}, err
+			return nil, false, fmt.Errorf("open totp secret of user %s: %w", u.ID, err)
 		}
-		detail := string(t)
-		if closed {
-			detail += "; limited session closed"
+		r, err := totp.Match(string(secret), code, now, u.TOTPLast)
+		if err != nil {
+			return nil, false, err
 		}
-		s.audit(ctx, s.failed(event{name: mfad.EventFactorFail, step: stepName(se.Step), failure: true, user: u, detail: detail}, counted)...)
-		return LoginResult{}, wrongCode(closed)
+		if r.Replay {
+			replay()
+		}
+		adv.TOTPStep, adv.TOTPGen = r.Step, u.TOTPGen
+		return adv, r.OK, nil
+	case mfad.StepEnroll:
+		p, secret, err := s.pending(ctx, u)
+		if err != nil {
+			return nil, false, err
+		}
+		r, err := totp.Match(secret, code, now, u.TOTPLast)
+		if err != nil {
+			return nil, false, err
+		}
+		if r.Replay {
+			replay()
+		}
+		adv.TOTPStep, adv.PendingID = r.Step, p.ID
+		return adv, r.OK, nil
+	case mfad.StepPIN:
+		if u.PINHash == "" || !ValidPIN(code) {
+			return adv, false, nil
+		}
+		match, err := s.hasher.Verify(ctx, u.PINHash, code)
+		if err != nil {
+			return nil, false, hashErr(err)
+		}
+		return adv, match, nil
 	}
-	for _, e := range done {
-		s.announce(ctx, e)
-	}
-	if next == mfad.StepNone {
-		return LoginResult{Token: token}, nil
-	}
-	return LoginResult{Token: token, Step: next}, nil
+	return nil, false, fmt.Errorf("limited session owes unknown step %d", se.Step)
 }
 
 var errNoPending = mfad.Errorf(mfad.CodeEnrollment, "no pending 2FA secret: call GET /profile/2fa/generate first (a secret lives 10 minutes)")
