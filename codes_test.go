@@ -70,14 +70,14 @@ func TestCodeTable(t *testing.T) {
 	}
 }
 
-// The error tables of the README and of openapi.yaml list exactly the
+// The error tables of docs/api.md and of openapi.yaml list exactly the
 // table's codes, each with its status.
 func TestCodeTablesInDocs(t *testing.T) {
 	for _, doc := range []struct {
 		file string
 		row  *regexp.Regexp // captures the code and the status
 	}{
-		{"README.md", regexp.MustCompile(`(?m)^\| (\d+) \| (\d{3}) \| .+ \|$`)},
+		{"docs/api.md", regexp.MustCompile(`(?m)^\| (\d+) \| (\d{3}) \| .+ \|$`)},
 		{"openapi.yaml", regexp.MustCompile(`(?m)^ +\| (\d+) \| .+ \| (\d{3}) \|$`)},
 	} {
 		data, err := os.ReadFile(doc.file)
