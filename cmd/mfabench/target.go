@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -21,9 +20,8 @@ import (
 	"github.com/mfad/mfad/auth"
 	"github.com/mfad/mfad/httpapi"
 	"github.com/mfad/mfad/passhash"
-	"github.com/mfad/mfad/postgres"
 	"github.com/mfad/mfad/seal"
-	"github.com/mfad/mfad/sqlite"
+	"github.com/mfad/mfad/server"
 )
 
 // benchLimit replaces the lockout and per-address limits: the benchmark
@@ -43,59 +41,42 @@ func benchConfig() auth.Config {
 
 // openStore opens the store --db names, applying the migrations.
 func openStore(ctx context.Context, db string) (mfad.Store, error) {
-	if postgres.IsURL(db) {
-		return postgres.Open(ctx, db, postgres.Options{})
-	}
-	return sqlite.Open(ctx, db)
+	return server.OpenStore(ctx, db, server.StoreOptions{})
 }
 
 // ---- in-process
 
-// inProcess is the real handler, service and store served on a loopback
-// listener inside the harness's own process.
+// inProcess is mfad, assembled as "mfad serve" assembles it, served on a
+// loopback listener inside the harness's own process.
 type inProcess struct {
-	srv  *http.Server
 	svc  *auth.Service
 	url  string
 	stop context.CancelFunc
+	done chan error
 }
 
 // startInProcess serves store; a nil hasher means mfad serve's default pool.
 func startInProcess(store mfad.Store, box *seal.Box, hasher *passhash.Hasher, logw io.Writer) (*inProcess, error) {
-	if hasher == nil {
-		hasher = passhash.New(passhash.Default, runtime.NumCPU(), 64, 10*time.Second) // mfad serve's defaults
-	}
-	svc := auth.New(store, box, hasher, benchConfig())
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	s, err := server.Open(context.Background(), server.Config{Store: store, Box: box, Hasher: hasher, Auth: benchConfig(), Log: log})
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	srv := httpapi.NewHTTPServer(httpapi.NewServer(svc, store, log), log)
-	go srv.Serve(ln)
 	ctx, cancel := context.WithCancel(context.Background())
-	go purgeLoop(ctx, store) // as mfad serve does
-	return &inProcess{srv: srv, svc: svc, url: "http://" + ln.Addr().String(), stop: cancel}, nil
+	p := &inProcess{svc: s.Service, url: "http://" + ln.Addr().String(), stop: cancel, done: make(chan error, 1)}
+	go func() { p.done <- s.Serve(ctx, ln) }()
+	return p, nil
 }
 
+// Close stops serving (running requests finish first). The store stays
+// open: the harness closes it.
 func (p *inProcess) Close() {
 	p.stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	p.srv.Shutdown(ctx)
-}
-
-func purgeLoop(ctx context.Context, store mfad.Store) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			store.Purge(ctx, time.Now())
-		}
-	}
+	<-p.done
 }
 
 // ---- a separate mfad process

@@ -65,7 +65,7 @@ func (c *cluster) node(i int) *proc { return c.nodes[i%len(c.nodes)] }
 
 // enroll turns 2FA on for the holder of tok through node 0 and returns the
 // secret; the current step is spent.
-func enrollOn(t *testing.T, s *server, tok string) string {
+func enrollOn(t *testing.T, s *instance, tok string) string {
 	t.Helper()
 	var g struct {
 		Secret string `json:"secret"`
@@ -98,7 +98,7 @@ func TestClusterOnPostgres(t *testing.T) {
 	a.do(t, "POST", "/api/1.0/user/create", map[string]string{"name": "T", "email": "totp@example.com", "password": "totp-password"}, withToken(admin)).decode(t, &u)
 	totpUser := u.ID
 	userTok, _ := b.login(t, "totp@example.com", "totp-password", 200)
-	secret := enrollOn(t, b.server, userTok)
+	secret := enrollOn(t, b.instance, userTok)
 
 	// One valid code sent concurrently through different instances: exactly
 	// one succeeds.

@@ -30,7 +30,7 @@ func sigkillDuringWrites(t *testing.T, mode string) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "mfad.db")
 	p := startProc(t, serveArgs(db, append(adminArgs(), "--sqlite-sync", mode)...)...)
-	srv, url, cmd := p.server, p.url, p.cmd
+	srv, url, cmd := p.instance, p.url, p.cmd
 	admin, _ := srv.login(t, adminEmail, adminPassword, 200)
 
 	// Writers create users until the process dies.

@@ -43,8 +43,8 @@ func envFunc(env map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-// server is one running "mfad serve".
-type server struct {
+// instance is one running "mfad serve".
+type instance struct {
 	url    string
 	cancel context.CancelFunc
 	done   chan error
@@ -58,11 +58,11 @@ type server struct {
 // launch runs "mfad <args...>" with the environment env and waits until it
 // listens (it returns the server) or returns early (it returns run's error).
 // A run that does neither within startTimeout fails the test.
-func launch(t *testing.T, env map[string]string, args ...string) (*server, error) {
+func launch(t *testing.T, env map[string]string, args ...string) (*instance, error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	s := &server{
+	s := &instance{
 		cancel: cancel,
 		done:   make(chan error, 1),
 		stderr: &testserver.Logs{},
@@ -122,7 +122,7 @@ func launch(t *testing.T, env map[string]string, args ...string) (*server, error
 }
 
 // startServer launches a server that must start.
-func startServer(t *testing.T, env map[string]string, args ...string) *server {
+func startServer(t *testing.T, env map[string]string, args ...string) *instance {
 	t.Helper()
 	s, err := launch(t, env, args...)
 	if err != nil {
@@ -142,7 +142,7 @@ func adminArgs() []string {
 
 // stop cancels the server's context and returns what run returned, or an
 // error when run does not return within stopTimeout.
-func (s *server) stop() error {
+func (s *instance) stop() error {
 	s.once.Do(func() {
 		s.client.CloseIdleConnections()
 		s.cancel()
@@ -156,7 +156,7 @@ func (s *server) stop() error {
 }
 
 // mustStop stops the server and fails the test unless run returned nil.
-func (s *server) mustStop(t *testing.T) {
+func (s *instance) mustStop(t *testing.T) {
 	t.Helper()
 	if err := s.stop(); err != nil {
 		t.Fatalf("stopping the server: %v; stderr:\n%s", err, s.stderr)
@@ -180,7 +180,7 @@ func withBasic(user, pass string) reqOpt {
 }
 
 // do sends one request; a non-nil body is sent as JSON.
-func (s *server) do(t *testing.T, method, path string, body any, opts ...reqOpt) resp {
+func (s *instance) do(t *testing.T, method, path string, body any, opts ...reqOpt) resp {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -227,7 +227,7 @@ func (r resp) decode(t *testing.T, v any) {
 }
 
 // login does a password login and checks its status; it returns the session id.
-func (s *server) login(t *testing.T, email, password string, status int) (string, resp) {
+func (s *instance) login(t *testing.T, email, password string, status int) (string, resp) {
 	t.Helper()
 	r := s.do(t, "GET", "/api/1.0/session/login", nil, withBasic(email, password))
 	r.want(t, status, "login of "+email)
@@ -244,7 +244,7 @@ func (s *server) login(t *testing.T, email, password string, status int) (string
 	return v.SessionID, r
 }
 
-func (s *server) profile(t *testing.T, tok string) map[string]any {
+func (s *instance) profile(t *testing.T, tok string) map[string]any {
 	t.Helper()
 	r := s.do(t, "GET", "/api/1.0/profile", nil, withToken(tok))
 	r.want(t, http.StatusOK, "GET /profile")

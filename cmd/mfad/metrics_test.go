@@ -47,7 +47,7 @@ func TestMetricsListen(t *testing.T) {
 	if !strings.HasPrefix(metricsURL, "http://127.0.0.1:") || !strings.HasSuffix(metricsURL, "/metrics") {
 		t.Fatalf("second line %q does not name the metrics address", got[1])
 	}
-	s := &server{url: api, client: &http.Client{Timeout: 10 * time.Second}}
+	s := &instance{url: api, client: &http.Client{Timeout: 10 * time.Second}}
 	s.login(t, adminEmail, adminPassword, 200)
 	get := func(url string) (int, string) {
 		res, err := http.Get(url)

@@ -51,7 +51,7 @@ func TestMain(m *testing.M) {
 
 // proc is the built binary running "mfad serve" in its own process.
 type proc struct {
-	*server
+	*instance
 	cmd    *exec.Cmd
 	stderr *testserver.Logs
 }
@@ -83,7 +83,7 @@ func startProc(t *testing.T, args ...string) *proc {
 		if !strings.HasPrefix(url, "http://127.0.0.1:") {
 			t.Fatalf("mfad did not start (%q); stderr:\n%s", line, stderr)
 		}
-		p.server = &server{url: url, client: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{}}}
+		p.instance = &instance{url: url, client: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{}}}
 	case <-time.After(startTimeout):
 		t.Fatalf("mfad did not start within %v; stderr:\n%s", startTimeout, stderr)
 	}

@@ -8,21 +8,17 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/mfad/mfad"
 	"github.com/mfad/mfad/auth"
 	"github.com/mfad/mfad/httpapi"
-	"github.com/mfad/mfad/metrics"
 	"github.com/mfad/mfad/passhash"
 	"github.com/mfad/mfad/postgres"
-	"github.com/mfad/mfad/seal"
+	"github.com/mfad/mfad/server"
 	"github.com/mfad/mfad/sqlite"
-	"github.com/mfad/mfad/web"
 )
 
 // dbFlags are the flags every command that opens the database shares.
@@ -42,21 +38,30 @@ func addDBFlags(f *flags) dbFlags {
 	}
 }
 
-// open opens the database the --db value names and applies its migrations.
-func (d dbFlags) open(ctx context.Context) (mfad.Store, error) {
+// options checks the database flags and returns how to open --db.
+func (d dbFlags) options() (server.StoreOptions, error) {
 	if postgres.IsURL(*d.db) {
 		if *d.maxConns < 1 || *d.timeout <= 0 {
-			return nil, usageError{"--db-max-conns and --db-timeout must be positive"}
+			return server.StoreOptions{}, usageError{"--db-max-conns and --db-timeout must be positive"}
 		}
-		return postgres.Open(ctx, *d.db, postgres.Options{MaxConns: *d.maxConns, QueryTimeout: *d.timeout})
+		return server.StoreOptions{Postgres: postgres.Options{MaxConns: *d.maxConns, QueryTimeout: *d.timeout}}, nil
 	}
 	if strings.Contains(*d.db, "://") {
-		return nil, usageError{"--db: a SQLite file path or a postgres:// URL"}
+		return server.StoreOptions{}, usageError{"--db: a SQLite file path or a postgres:// URL"}
 	}
 	if *d.sync != "full" && *d.sync != "normal" {
-		return nil, usageError{"--sqlite-sync: full or normal"}
+		return server.StoreOptions{}, usageError{"--sqlite-sync: full or normal"}
 	}
-	return sqlite.OpenWith(ctx, *d.db, sqlite.Options{Synchronous: *d.sync})
+	return server.StoreOptions{SQLite: sqlite.Options{Synchronous: *d.sync}}, nil
+}
+
+// open opens the database the --db value names and applies its migrations.
+func (d dbFlags) open(ctx context.Context) (mfad.Store, error) {
+	o, err := d.options()
+	if err != nil {
+		return nil, err
+	}
+	return server.OpenStore(ctx, *d.db, o)
 }
 
 // name is the database for logs, without a password.
@@ -106,30 +111,33 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if postgres.IsURL(*dbf.db) && *keyFile == "" {
 		return usageError{"--key-file is required with a PostgreSQL database: every instance needs the same key"}
 	}
-	store, err := dbf.open(ctx)
+	if *withPprof && *metricsListen == "" {
+		return usageError{"--pprof needs --metrics-listen: profiles are served on the metrics address only"}
+	}
+	storeOpts, err := dbf.options()
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	cfg := auth.DefaultConfig()
+	cfg.Issuer, cfg.IdleTimeout, cfg.MaxLifetime = *issuer, *idle, *maxLife
+	cfg.EmailThrottle = mfad.Throttle{Limit: *lockAttempts, Window: *lockWindow, Lock: *lockFor}
+	cfg.AddrThrottle = mfad.Throttle{Limit: *addrLimit, Window: time.Minute, Lock: time.Minute}
+	s, err := server.Open(ctx, server.Config{
+		DB: *dbf.db, StoreOpts: storeOpts, KeyFile: *keyFile, Auth: cfg, Log: log,
+		Hasher: passhash.New(passhash.Default, *hashWorkers, *hashQueue, server.DefaultHashWait),
+		Web:    true, Metrics: *metricsListen != "",
+	})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
 	if !postgres.IsURL(*dbf.db) {
 		// New files are made 0600; an older or copied one may not be.
 		for _, f := range sqlite.LooseFiles(*dbf.db) {
 			log.Warn("a database file is open to group or others; it holds password hashes and sealed secrets: chmod 600 it", "file", f)
 		}
 	}
-	box, err := loadKey(ctx, store, *dbf.db, *keyFile, log)
-	if err != nil {
-		return err
-	}
-
-	hasher := passhash.New(passhash.Default, *hashWorkers, *hashQueue, 10*time.Second)
-	cfg := auth.DefaultConfig()
-	cfg.Issuer, cfg.IdleTimeout, cfg.MaxLifetime = *issuer, *idle, *maxLife
-	cfg.EmailThrottle = mfad.Throttle{Limit: *lockAttempts, Window: *lockWindow, Lock: *lockFor}
-	cfg.AddrThrottle = mfad.Throttle{Limit: *addrLimit, Window: time.Minute, Lock: time.Minute}
-	svc := auth.New(store, box, hasher, cfg)
-
-	if err := bootstrap(ctx, store, svc, *accountTitle, *adminEmail, *adminPassword, log); err != nil {
+	if err := bootstrap(ctx, s.Store, s.Service, *accountTitle, *adminEmail, *adminPassword, log); err != nil {
 		return err
 	}
 
@@ -137,57 +145,26 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
-	api := httpapi.NewServer(svc, store, log)
-	api.SetSite(web.Handler())
 	metricsAddr := ""
-	if *withPprof && *metricsListen == "" {
-		return usageError{"--pprof needs --metrics-listen: profiles are served on the metrics address only"}
-	}
-	if *metricsListen != "" {
-		m := metrics.New(store, hasher, nil)
-		svc.SetObserver(m)
-		api.SetObserver(m.Request)
+	if s.Metrics != nil {
 		mln, err := net.Listen("tcp", *metricsListen)
 		if err != nil {
+			ln.Close()
 			return fmt.Errorf("listen on %s: %w", *metricsListen, err)
 		}
-		msrv := httpapi.NewHTTPServer(m.Handler(*withPprof), log)
+		msrv := httpapi.NewHTTPServer(s.Metrics.Handler(*withPprof), log)
 		msrv.WriteTimeout = 0 // a CPU profile takes its time
 		go msrv.Serve(mln)
 		defer msrv.Close()
 		log.Info("metrics listening", "addr", mln.Addr().String(), "pprof", *withPprof)
 		metricsAddr = mln.Addr().String()
 	}
-	srv := httpapi.NewHTTPServer(api, log)
-	// Requests must outlive the signal that starts the shutdown, so that
-	// Shutdown can let them finish; they are cancelled only after it.
-	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelBase()
-	srv.BaseContext = func(net.Listener) context.Context { return base }
-	go purge(ctx, store, log)
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	log.Info("mfad listening", "addr", ln.Addr().String(), "db", dbf.name())
 	fmt.Fprintf(stdout, "mfad listening on http://%s\n", ln.Addr())
 	if metricsAddr != "" {
 		fmt.Fprintf(stdout, "mfad metrics on http://%s/metrics\n", metricsAddr)
 	}
-
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err = srv.Shutdown(sctx)
-	cancelBase()
-	if err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return s.Serve(ctx, ln)
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
@@ -203,55 +180,6 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, usageError{fmt.Sprintf("--log-format %q: use text or json", format)}
-}
-
-// keyPath is the key file: --key-file, or <db>.key beside a SQLite file.
-func keyPath(db, keyFile string) (string, error) {
-	if keyFile != "" {
-		return keyFile, nil
-	}
-	if strings.Contains(db, "://") {
-		return "", usageError{"--key-file is required with a PostgreSQL database"}
-	}
-	return db + ".key", nil
-}
-
-// loadKey loads the keys that seal TOTP secrets, creating the key file on
-// the first start of a database. It refuses to start with a key file that
-// does not belong to the database, and never makes a new key for a database
-// that already has one.
-func loadKey(ctx context.Context, store mfad.Store, db, keyFile string, log *slog.Logger) (*seal.FileBox, error) {
-	path, err := keyPath(db, keyFile)
-	if err != nil {
-		return nil, err
-	}
-	known, err := store.Meta(ctx, "key_id")
-	if err != nil && !errors.Is(err, mfad.ErrNotFound) {
-		return nil, fmt.Errorf("read database metadata: %w", err)
-	}
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		if known != "" {
-			return nil, fmt.Errorf("key file %s is missing, but this database holds secrets sealed with a key (id %s); restore that key file (refusing to make a new key)", path, known)
-		}
-		if _, err := seal.CreateKeyFile(path); err == nil {
-			log.Info("created a new encryption key file", "path", path)
-		} else if !errors.Is(err, os.ErrExist) {
-			return nil, err
-		} // else another process made it first
-	}
-	fb, err := seal.OpenFileBox(path)
-	if err != nil {
-		return nil, err
-	}
-	box := fb.Box()
-	stored, err := store.PutMetaIfAbsent(ctx, "key_id", box.ID())
-	if err != nil {
-		return nil, fmt.Errorf("record key id: %w", err)
-	}
-	if !slices.Contains(box.IDs(), stored) {
-		return nil, fmt.Errorf("key file %s (key id %s) does not belong to this database, whose secrets are sealed with key id %s; refusing to start", path, strings.Join(box.IDs(), ", "), stored)
-	}
-	return fb, nil
 }
 
 // bootstrap creates the first account on an empty database.
@@ -295,20 +223,4 @@ func errText(err error) string {
 		return e.Msg
 	}
 	return err.Error()
-}
-
-// purge deletes expired rows every minute until ctx ends.
-func purge(ctx context.Context, store mfad.Store, log *slog.Logger) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := store.Purge(ctx, time.Now()); err != nil && ctx.Err() == nil {
-				log.Error("purge expired rows", "err", err)
-			}
-		}
-	}
 }

@@ -16,14 +16,13 @@ import (
 
 	"github.com/mfad/mfad"
 	"github.com/mfad/mfad/auth"
-	"github.com/mfad/mfad/httpapi"
 	"github.com/mfad/mfad/metrics"
 	"github.com/mfad/mfad/passhash"
 	"github.com/mfad/mfad/postgres"
 	"github.com/mfad/mfad/seal"
+	"github.com/mfad/mfad/server"
 	"github.com/mfad/mfad/sqlite"
 	"github.com/mfad/mfad/totp"
-	"github.com/mfad/mfad/web"
 )
 
 // AdminEmail and AdminPassword are the credentials of account A's admin.
@@ -125,25 +124,27 @@ func New(dir string, opts Options) (s *Server, stop func(), err error) {
 		opts.Config(&cfg)
 	}
 	hasher := opts.Hasher
-	if hasher == nil {
+	if hasher == nil { // the production parameters, a queue long enough for the floods of the tests
 		hasher = passhash.New(passhash.Default, runtime.NumCPU(), 256, 30*time.Second)
 	}
-	svc := auth.New(store, seal.NewBox(seal.NewKey()), hasher, cfg)
 	logs := &Logs{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	// The same timeouts and limits as "mfad serve".
+	// Assembled as "mfad serve" assembles it, with the same timeouts and
+	// limits; expired rows stay (the fake clock decides what is expired).
+	srv, err := server.Open(ctx, server.Config{Store: store, Box: seal.NewBox(seal.NewKey()), Auth: cfg, Hasher: hasher,
+		Log: log, Web: true, Metrics: true, PurgeEvery: -1})
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	svc := srv.Service
 	hs := httptest.NewUnstartedServer(nil)
-	api := httpapi.NewServer(svc, store, log)
-	api.SetSite(web.Handler())
-	m := metrics.New(store, hasher, clk.Now)
-	svc.SetObserver(m)
-	api.SetObserver(m.Request)
-	hs.Config = httpapi.NewHTTPServer(api, log)
+	hs.Config = srv.HTTPServer()
 	hs.Start()
-	s = &Server{URL: hs.URL, HTTP: hs, Store: store, Svc: svc, Clock: clk, Logs: logs, Metrics: m}
+	s = &Server{URL: hs.URL, HTTP: hs, Store: store, Svc: svc, Clock: clk, Logs: logs, Metrics: srv.Metrics}
 	stop = func() {
 		hs.Close()
-		store.Close()
+		srv.Close()
 	}
 	a, u, err := svc.CreateAccount(ctx, "A", auth.NewUser{Name: "Admin A", Email: AdminEmail, Password: AdminPassword})
 	if err != nil {
