@@ -46,7 +46,7 @@ type CodeInfo struct {
 }
 
 // Codes is the table of every code, in order: the one source of the HTTP
-// status of each (Code.Status). The error tables of the README and of
+// status of each (Code.Status). The error tables of docs/api.md and of
 // openapi.yaml, and the SDK's constants in client/errors.go, are tested
 // against it (codes_test.go).
 var Codes = []CodeInfo{

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// ErrorModel codes the server documents (the README's error table); a test
+// ErrorModel codes the server documents (docs/api.md, "Errors"); a test
 // of the server's module checks them against its table of codes.
 const (
 	CodeInternal         = 0

@@ -24,7 +24,7 @@ func main() {
 	os.Exit(exitCode(err))
 }
 
-// Exit statuses, documented in the README and in "mfactl help".
+// Exit statuses, documented in docs/operations.md and in "mfactl help".
 const (
 	exitOK          = 0
 	exitError       = 1 // any other failure (server error, network, bad answer)
