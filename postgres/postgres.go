@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"net"
 	"slices"
 	"strconv"
@@ -33,6 +32,7 @@ import (
 	"github.com/mfad/mfad"
 	"github.com/mfad/mfad/internal/sqlmig"
 	"github.com/mfad/mfad/internal/sqlrow"
+	"github.com/mfad/mfad/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -45,8 +45,12 @@ type Options struct {
 	QueryTimeout   time.Duration // statement_timeout and lock_timeout (default 10 s)
 }
 
-// Store is the PostgreSQL implementation of mfad.Store.
+// Store is the PostgreSQL implementation of mfad.Store: the shared SQL
+// implementation (internal/sqlstore) with PostgreSQL's dialect, and two
+// methods of its own that send their statements as one pipelined batch
+// (AdvanceLogin, and CreateSession for a limited session).
 type Store struct {
+	*sqlstore.Store
 	db *sql.DB
 }
 
@@ -94,7 +98,73 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db}
+	s.Store = sqlstore.New(s.dialect())
+	return s, nil
+}
+
+var ms = sqlrow.MS
+
+// lockLimitedSQL makes the creation of a user's limited sessions one at a
+// time, to the end of the transaction: an advisory lock on the user, which
+// waits for nothing else (not for a step or an admin call that holds the
+// user's row).
+const lockLimitedSQL = "SELECT pg_advisory_xact_lock(hashtextextended('mfad limited sessions ' || $1, 0))"
+
+// dialect is PostgreSQL's part of the shared implementation.
+func (s *Store) dialect() *sqlstore.Dialect {
+	return &sqlstore.Dialect{
+		Name: "postgres",
+		Write: func(ctx context.Context, _ bool, fn func(sqlstore.Querier) error) error {
+			return retry(func() error { return s.tx1(ctx, fn) })
+		},
+		Exec1: func(ctx context.Context, q string, args ...any) (sql.Result, error) {
+			return s.db.ExecContext(ctx, q, args...)
+		},
+		Read: func(ctx context.Context) sqlstore.Reader { return querier{ctx: ctx, db: s.db} },
+		Err:  dbErr,
+		UniqueEmail: func(err error) bool {
+			var pe *pgconn.PgError
+			return errors.As(err, &pe) && pe.Code == "23505" && strings.Contains(pe.ConstraintName, "email")
+		},
+		Dollar:      true,
+		Locks:       true,
+		IDs:         func(ids []string) any { return ids },
+		InIDs:       func(col string) string { return col + " = ANY(?)" },
+		LockLimited: strings.Replace(lockLimitedSQL, "$1", "?", 1),
+		// One statement makes the row exist and locks it, even when a
+		// concurrent success deletes it (ResetThrottle) meanwhile.
+		LockThrottle: `INSERT INTO throttle(key, count, window_start, locked_until) VALUES(?, 0, 0, 0)
+			ON CONFLICT (key) DO UPDATE SET key = excluded.key
+			RETURNING count, window_start, locked_until`,
+		Greatest: "GREATEST",
+	}
+}
+
+// querier runs statements under one context: in a transaction, or (tx
+// nil) on the pool, for reads.
+type querier struct {
+	ctx context.Context
+	tx  *sql.Tx
+	db  *sql.DB
+}
+
+func (q querier) Exec(query string, args ...any) (sql.Result, error) {
+	return q.tx.ExecContext(q.ctx, query, args...)
+}
+
+func (q querier) QueryRow(query string, args ...any) *sql.Row {
+	if q.tx != nil {
+		return q.tx.QueryRowContext(q.ctx, query, args...)
+	}
+	return q.db.QueryRowContext(q.ctx, query, args...)
+}
+
+func (q querier) Query(query string, args ...any) (*sql.Rows, error) {
+	if q.tx != nil {
+		return q.tx.QueryContext(q.ctx, query, args...)
+	}
+	return q.db.QueryContext(q.ctx, query, args...)
 }
 
 // scrub drops the connection string from connection errors.
@@ -179,12 +249,6 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }
 
-// tx runs fn in one transaction and commits, retrying after a deadlock or a
-// serialization failure.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	return retry(func() error { return s.tx1(ctx, fn) })
-}
-
 // retry runs a transaction, attempt, up to four times while it fails with
 // a deadlock or a serialization failure.
 func retry(attempt func() error) error {
@@ -197,12 +261,13 @@ func retry(attempt func() error) error {
 	return dbErr(err)
 }
 
-func (s *Store) tx1(ctx context.Context, fn func(*sql.Tx) error) error {
+// tx1 runs fn in one transaction and commits it.
+func (s *Store) tx1(ctx context.Context, fn func(sqlstore.Querier) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(querier{ctx: ctx, tx: tx}); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -222,317 +287,54 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) Meta(ctx context.Context, key string) (string, error) {
-	var v string
-	err := s.db.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = $1", key).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", mfad.ErrNotFound
-	}
-	return v, dbErr(err)
-}
-
-func (s *Store) PutMetaIfAbsent(ctx context.Context, key, value string) (string, error) {
-	var v string
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES($1, $2) ON CONFLICT (key) DO NOTHING", key, value); err != nil {
-			return err
-		}
-		return tx.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = $1", key).Scan(&v)
-	})
-	return v, err
-}
-
-func (s *Store) Purge(ctx context.Context, now time.Time) error {
-	n, day := ms(now), int64(24*time.Hour/time.Millisecond)
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE expires <= $1", n); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM pending_totp WHERE created <= $1", n-day); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, "DELETE FROM throttle WHERE locked_until <= $1 AND window_start <= $2", n, n-day)
-		return err
-	})
-}
-
-// ---- accounts
-
-func (s *Store) CreateAccount(ctx context.Context, a *mfad.Account, admin *mfad.User) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO accounts(id, title, force_2fa, created, modified) VALUES($1, $2, $3, $4, $5)",
-			a.ID, a.Title, a.Forced2FA, ms(a.Created), ms(a.Modified)); err != nil {
-			return err
-		}
-		return insertUser(ctx, tx, admin)
-	})
-}
-
-func (s *Store) CountAccounts(ctx context.Context) (int, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM accounts").Scan(&n)
-	return n, dbErr(err)
-}
-
-func (s *Store) Account(ctx context.Context, id string) (*mfad.Account, error) {
-	var a mfad.Account
-	var created, modified int64
-	err := s.db.QueryRowContext(ctx, "SELECT id, title, force_2fa, created, modified FROM accounts WHERE id = $1", id).
-		Scan(&a.ID, &a.Title, &a.Forced2FA, &created, &modified)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, mfad.ErrNotFound
-	}
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	a.Created, a.Modified = fromMS(created), fromMS(modified)
-	return &a, nil
-}
-
-func (s *Store) SetAccountForce2FA(ctx context.Context, id string, on bool, now time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE accounts SET force_2fa = $1, modified = $2 WHERE id = $3", on, ms(now), id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return mfad.ErrNotFound
-		}
-		return nil
-	})
-}
-
-// ---- users
-
-// The shared row helpers, under the short names the queries use.
-var (
-	ms, fromMS, nullStr = sqlrow.MS, sqlrow.FromMS, sqlrow.NullStr
-	userColsU           = sqlrow.Qualify(userCols, "u") // userCols of the table aliased u
-)
-
-const userCols = `id, account_id, name, email, super_admin, password_hash, has_2fa, forced_2fa,
-	totp_seal, totp_gen, totp_last, has_pin, forced_pin, pin_hash, created, modified, last_login`
-
-func insertUser(ctx context.Context, tx *sql.Tx, u *mfad.User) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO users(`+userCols+`, email_key)
-		VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
-		u.ID, u.AccountID, u.Name, u.Email, u.SuperAdmin, u.PasswordHash, u.Has2FA, u.Forced2FA,
-		u.TOTPSeal, u.TOTPGen, u.TOTPLast, u.HasPIN, u.ForcedPIN, nullStr(u.PINHash),
-		ms(u.Created), ms(u.Modified), ms(u.LastLogin), mfad.EmailKey(u.Email))
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23505" && strings.Contains(pe.ConstraintName, "email") {
-		return mfad.ErrEmailTaken
-	}
-	return err
-}
-
-func scanUser(row sqlrow.Scanner) (*mfad.User, error) {
-	var u mfad.User
-	var pin sql.NullString
-	var created, modified, last int64
-	if err := row.Scan(&u.ID, &u.AccountID, &u.Name, &u.Email, &u.SuperAdmin, &u.PasswordHash, &u.Has2FA, &u.Forced2FA,
-		&u.TOTPSeal, &u.TOTPGen, &u.TOTPLast, &u.HasPIN, &u.ForcedPIN, &pin, &created, &modified, &last); err != nil {
-		return nil, err
-	}
-	u.PINHash = pin.String
-	u.Created, u.Modified, u.LastLogin = fromMS(created), fromMS(modified), fromMS(last)
-	return &u, nil
-}
-
-func (s *Store) CreateUser(ctx context.Context, u *mfad.User) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return insertUser(ctx, tx, u) })
-}
-
-func (s *Store) oneUser(ctx context.Context, where string, arg any) (*mfad.User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE "+where, arg))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, mfad.ErrNotFound
-	}
-	return u, dbErr(err)
-}
-
-func (s *Store) User(ctx context.Context, id string) (*mfad.User, error) {
-	return s.oneUser(ctx, "id = $1", id)
-}
-
-func (s *Store) UserByEmail(ctx context.Context, email string) (*mfad.User, error) {
-	return s.oneUser(ctx, "email_key = $1", mfad.EmailKey(email))
-}
-
-func (s *Store) Users(ctx context.Context, accountID string) ([]*mfad.User, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+userCols+" FROM users WHERE account_id = $1 ORDER BY created, id", accountID)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
-	users := []*mfad.User{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, dbErr(err)
-		}
-		users = append(users, u)
-	}
-	return users, dbErr(rows.Err())
-}
-
-// lockIDs locks the users' rows (in id order, so concurrent bulk requests
-// cannot deadlock) and fails with ErrUnknownIDs unless every id is a user of
-// the account. It returns the distinct ids.
-func lockIDs(ctx context.Context, tx *sql.Tx, accountID string, ids []string) ([]string, error) {
-	distinct := slices.Clone(ids)
-	slices.Sort(distinct)
-	distinct = slices.Compact(distinct)
-	if len(distinct) == 0 {
-		return nil, mfad.ErrUnknownIDs
-	}
-	rows, err := tx.QueryContext(ctx, "SELECT id FROM users WHERE account_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE", accountID, distinct)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	found := 0
-	for rows.Next() {
-		found++
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if found != len(distinct) {
-		return nil, mfad.ErrUnknownIDs
-	}
-	return distinct, nil
-}
-
-func (s *Store) DeleteUsers(ctx context.Context, accountID string, ids []string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		list, err := lockIDs(ctx, tx, accountID, ids)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM users WHERE id = ANY($1)", list) // sessions cascade
-		return err
-	})
-}
-
 // ---- sessions
 
+// CreateSession stores a session. A limited one goes with its cap in one
+// batch (createLimitedOn).
 func (s *Store) CreateSession(ctx context.Context, se *mfad.Session) error {
 	if se.Kind != mfad.SessionLimited {
-		return s.tx(ctx, func(tx *sql.Tx) error { return insertSession(ctx, tx, se) })
+		return s.Store.CreateSession(ctx, se)
 	}
+	return s.onConn(ctx, func(pc *pgx.Conn) error { return s.createLimitedOn(ctx, pc, se) })
+}
+
+// onConn runs fn on a connection of the pool, retrying after a deadlock or
+// a serialization failure. Should fn leave a transaction open (its rollback
+// failed), the pool drops the connection rather than hand it out so (pgx's
+// stdlib checks that before each use).
+func (s *Store) onConn(ctx context.Context, fn func(*pgx.Conn) error) error {
 	return retry(func() error {
 		conn, err := s.db.Conn(ctx)
 		if err != nil {
 			return err
 		}
 		defer conn.Close()
-		return conn.Raw(func(dc any) error { return createLimitedOn(ctx, dc.(*stdlib.Conn).Conn(), se) })
+		return conn.Raw(func(dc any) error { return fn(dc.(*stdlib.Conn).Conn()) })
 	})
 }
 
 // createLimitedOn stores a limited session and closes the user's oldest
 // limited sessions beyond mfad.MaxLimitedSessions, in one transaction whose
 // statements travel as one batch (three round trips, as for a plain
-// insert). The batch first takes a transaction advisory lock on the user:
-// one limited login of a user at a time, so the cap, a statement of its own
-// (which sees what was committed before it starts), counts every other
-// login's session, and concurrent logins cannot each keep ten. The lock
-// waits for nothing else: not for a step or an admin call that holds the
-// user's row. Like advanceOn, it leaves no transaction open on the
-// connection.
-func createLimitedOn(ctx context.Context, pc *pgx.Conn, se *mfad.Session) error {
+// insert): the lock on the user's limited sessions (lockLimitedSQL), the
+// insert, and the cap, a statement of its own that sees every session
+// committed before it starts, so that concurrent logins cannot each keep
+// ten. The cap runs whatever the count: a count first would cost a round
+// trip.
+func (s *Store) createLimitedOn(ctx context.Context, pc *pgx.Conn, se *mfad.Session) error {
 	tx, err := pc.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) // after Commit, nothing to do
 	var b pgx.Batch
-	b.Queue("SELECT pg_advisory_xact_lock(hashtextextended('mfad limited sessions ' || $1, 0))", se.UserID)
-	b.Queue(insertSessionSQL, se.Hash, se.UserID, string(se.Kind), int(se.Step), ms(se.Created), ms(se.LastSeen), ms(se.Expires), se.Failures)
-	b.Queue(capLimitedSQL, se.UserID, se.Hash, mfad.MaxLimitedSessions-1)
+	b.Queue(lockLimitedSQL, se.UserID)
+	b.Queue(s.SQL.InsertSession, sqlstore.SessionArgs(se)...)
+	b.Queue(s.SQL.CapLimited, se.UserID, se.Hash, se.UserID, se.Hash, mfad.MaxLimitedSessions-1)
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)
-}
-
-// capLimitedSQL closes a user's limited sessions but the new one ($2) and
-// the newest others (the limit, $3): ties in created are broken by hash.
-const capLimitedSQL = `DELETE FROM sessions WHERE user_id = $1 AND kind = 'limited' AND hash <> $2
-	AND hash NOT IN (SELECT hash FROM sessions WHERE user_id = $1 AND kind = 'limited' AND hash <> $2
-		ORDER BY created DESC, hash DESC LIMIT $3)`
-
-// insertSession stores se; a full session is a login, recorded as the
-// user's last_login.
-func insertSession(ctx context.Context, tx *sql.Tx, se *mfad.Session) error {
-	return insertSessionLogin(ctx, tx, se, se.Kind == mfad.SessionFull)
-}
-
-// insertSessionLogin is insertSession; login says whether to record the
-// user's last_login (false when the caller has).
-func insertSessionLogin(ctx context.Context, tx *sql.Tx, se *mfad.Session, login bool) error {
-	if login {
-		if _, err := tx.ExecContext(ctx, "UPDATE users SET last_login = $1 WHERE id = $2", ms(se.Created), se.UserID); err != nil {
-			return err
-		}
-	}
-	_, err := tx.ExecContext(ctx, insertSessionSQL,
-		se.Hash, se.UserID, string(se.Kind), int(se.Step), ms(se.Created), ms(se.LastSeen), ms(se.Expires), se.Failures)
-	return err
-}
-
-const insertSessionSQL = `INSERT INTO sessions(hash, user_id, kind, step, created, last_seen, expires, failures)
-	VALUES($1, $2, $3, $4, $5, $6, $7, $8)`
-
-func (s *Store) Session(ctx context.Context, hash []byte) (*mfad.Session, error) {
-	var se mfad.Session
-	var kind string
-	var step int
-	var created, seen, expires int64
-	err := s.db.QueryRowContext(ctx, "SELECT hash, user_id, kind, step, created, last_seen, expires, failures FROM sessions WHERE hash = $1", hash).
-		Scan(&se.Hash, &se.UserID, &kind, &step, &created, &seen, &expires, &se.Failures)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, mfad.ErrNotFound
-	}
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	se.Kind, se.Step = mfad.SessionKind(kind), mfad.Step(step)
-	se.Created, se.LastSeen, se.Expires = fromMS(created), fromMS(seen), fromMS(expires)
-	return &se, nil
-}
-
-func (s *Store) TouchSession(ctx context.Context, hash []byte, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, "UPDATE sessions SET last_seen = $1 WHERE hash = $2 AND last_seen < $1", ms(now), hash)
-	return dbErr(err)
-}
-
-func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
-	_, err := s.db.ExecContext(ctx, "DELETE FROM sessions WHERE hash = $1", hash)
-	return dbErr(err)
-}
-
-func (s *Store) FailSession(ctx context.Context, hash []byte, max int) (bool, error) {
-	closed := false
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		closed = false
-		var n int
-		err := tx.QueryRowContext(ctx, "UPDATE sessions SET failures = failures + 1 WHERE hash = $1 AND kind = 'limited' RETURNING failures", hash).Scan(&n)
-		if errors.Is(err, sql.ErrNoRows) {
-			closed = true
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if n >= max {
-			closed = true
-			_, err = tx.ExecContext(ctx, "DELETE FROM sessions WHERE hash = $1", hash)
-		}
-		return err
-	})
-	return closed, err
 }
 
 // AdvanceLogin sends the step's statements to PostgreSQL together, as one
@@ -544,22 +346,12 @@ func (s *Store) FailSession(ctx context.Context, hash []byte, max int) (bool, er
 // back with the transaction, and the error is the first failed check's, as
 // when they ran one after the other.
 func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
-	return retry(func() error { return s.advance(ctx, a) })
+	return s.onConn(ctx, func(pc *pgx.Conn) error { return s.advanceOn(ctx, pc, a) })
 }
 
-func (s *Store) advance(ctx context.Context, a mfad.Advance) error {
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error { return advanceOn(ctx, dc.(*stdlib.Conn).Conn(), a) })
-}
-
-// advanceOn is advance on one connection of the pool. Should its rollback
-// fail, the pool drops the connection rather than hand it out with a
-// transaction open (pgx's stdlib checks that before each use).
-func advanceOn(ctx context.Context, pc *pgx.Conn, a mfad.Advance) error {
+// advanceOn is AdvanceLogin on one connection of the pool, with the
+// statements of the shared implementation, checked as it checks them.
+func (s *Store) advanceOn(ctx context.Context, pc *pgx.Conn, a mfad.Advance) error {
 	tx, err := pc.Begin(ctx)
 	if err != nil {
 		return err
@@ -582,7 +374,7 @@ func advanceOn(ctx context.Context, pc *pgx.Conn, a mfad.Advance) error {
 	}
 	if a.CheckKey != "" {
 		var locked int64
-		b.Queue("SELECT locked_until FROM throttle WHERE key = $1", a.CheckKey).QueryRow(func(r pgx.Row) error {
+		b.Queue(s.SQL.LockedUntil, a.CheckKey).QueryRow(func(r pgx.Row) error {
 			if err := r.Scan(&locked); !errors.Is(err, pgx.ErrNoRows) {
 				return err // nil when the key has a row
 			}
@@ -595,36 +387,30 @@ func advanceOn(ctx context.Context, pc *pgx.Conn, a mfad.Advance) error {
 			return nil
 		})
 	}
-	wantOne(b.Queue("DELETE FROM sessions WHERE hash = $1 AND kind = 'limited' AND user_id = $2", a.LimitedHash, a.UserID), mfad.ErrSessionGone)
-	full := a.Next.Kind == mfad.SessionFull
-	login := full // last_login still to record
+	wantOne(b.Queue(s.SQL.CloseLimited, a.LimitedHash, a.UserID), mfad.ErrSessionGone)
+	login := a.Next.Kind == mfad.SessionFull // last_login still to record
 	if a.PendingID != "" {
-		// The statements of activatePending, checked as it checks them.
-		wantOne(b.Queue(lockPendingSQL, a.UserID, a.PendingID), mfad.ErrNoPending)
-		wantOne(b.Queue(activatePendingSQL, a.UserID, a.PendingID, a.TOTPStep, ms(a.Now)), mfad.ErrReplay)
-		b.Queue(dropPendingSQL, a.UserID)
+		// The statements of the shared activatePending: the pending secret
+		// locked, made the active one, dropped.
+		wantOne(b.Queue(s.SQL.LockPending, a.UserID, a.PendingID), mfad.ErrNoPending)
+		wantOne(b.Queue(s.SQL.ActivatePending, sqlstore.ActivatePendingArgs(a.UserID, a.PendingID, a.TOTPStep, ms(a.Now))...), mfad.ErrReplay)
+		b.Queue(s.SQL.DropPending, a.UserID)
 	} else if a.TOTPStep > 0 {
-		// The step is consumed, and a completed login recorded, in one
-		// statement.
-		login = false
-		wantOne(b.Queue(`UPDATE users SET totp_last = $1, last_login = CASE WHEN $4 THEN $5 ELSE last_login END
-				WHERE id = $2 AND totp_last < $1 AND totp_gen = $3 AND totp_seal IS NOT NULL`,
-			a.TOTPStep, a.UserID, a.TOTPGen, full, ms(a.Next.Created)), mfad.ErrReplay)
+		login = false // recorded by the statement that consumes the step
+		wantOne(b.Queue(s.SQL.ConsumeStep, sqlstore.ConsumeStepArgs(a)...), mfad.ErrReplay)
 	}
 	if login {
-		b.Queue("UPDATE users SET last_login = $1 WHERE id = $2", ms(a.Next.Created), a.UserID)
+		b.Queue(s.SQL.RecordLogin, ms(a.Next.Created), a.UserID)
 	}
-	se := a.Next
-	b.Queue(insertSessionSQL, se.Hash, se.UserID, string(se.Kind), int(se.Step), ms(se.Created), ms(se.LastSeen), ms(se.Expires), se.Failures)
+	b.Queue(s.SQL.InsertSession, sqlstore.SessionArgs(a.Next)...)
 	if a.ResetKey != "" {
-		b.Queue("DELETE FROM throttle WHERE key = $1", a.ResetKey)
+		b.Queue(s.SQL.ResetKey, a.ResetKey)
 	}
 	if a.ReleaseKey != "" {
-		b.Queue(releaseSQL, a.ReleaseLimit, a.ReleaseKey)
+		b.Queue(s.SQL.Release, a.ReleaseLimit, a.ReleaseKey)
 	}
 	for _, e := range a.Audit {
-		b.Queue(insertAuditRow, e.AccountID, e.ActorID, e.UserID, e.Event, e.Outcome, e.Addr, e.Detail, ms(e.Time)).
-			QueryRow(func(r pgx.Row) error { return r.Scan(&e.ID) })
+		b.Queue(s.SQL.InsertAudit, sqlstore.AuditArgs(e)...).QueryRow(func(r pgx.Row) error { return r.Scan(&e.ID) })
 	}
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return err
@@ -637,265 +423,29 @@ func advanceOn(ctx context.Context, pc *pgx.Conn, a mfad.Advance) error {
 	return tx.Commit(ctx)
 }
 
-// activatePending makes the pending secret id the user's active one and
-// consumes step, failing with ErrNoPending if it was replaced and ErrReplay
-// if the step is not after the last accepted one.
-func activatePending(ctx context.Context, tx *sql.Tx, userID, pendingID string, step, now int64) error {
-	res, err := tx.ExecContext(ctx, lockPendingSQL, userID, pendingID)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return mfad.ErrNoPending
-	}
-	res, err = tx.ExecContext(ctx, activatePendingSQL, userID, pendingID, step, now)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return mfad.ErrReplay
-	}
-	_, err = tx.ExecContext(ctx, dropPendingSQL, userID)
-	return err
-}
-
-// The statements of activatePending, also sent in AdvanceLogin's batch:
-// the pending secret is locked first, then made the active one while the
-// step is after the last accepted one, then dropped.
-const (
-	lockPendingSQL     = "SELECT 1 FROM pending_totp WHERE user_id = $1 AND id = $2 FOR UPDATE"
-	activatePendingSQL = `UPDATE users SET totp_seal = p.seal, totp_gen = users.totp_gen + 1, totp_last = $3, has_2fa = true, modified = $4
-		FROM pending_totp p WHERE users.id = $1 AND p.user_id = $1 AND p.id = $2 AND users.totp_last < $3`
-	dropPendingSQL = "DELETE FROM pending_totp WHERE user_id = $1"
-)
-
-// ---- factors
-
-func (s *Store) PutPendingTOTP(ctx context.Context, p *mfad.PendingTOTP) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO pending_totp(user_id, id, seal, created) VALUES($1, $2, $3, $4)
-		ON CONFLICT (user_id) DO UPDATE SET id = excluded.id, seal = excluded.seal, created = excluded.created`,
-		p.UserID, p.ID, p.Seal, ms(p.Created))
-	return dbErr(err)
-}
-
-func (s *Store) PendingTOTP(ctx context.Context, userID string) (*mfad.PendingTOTP, error) {
-	var p mfad.PendingTOTP
-	var created int64
-	err := s.db.QueryRowContext(ctx, "SELECT user_id, id, seal, created FROM pending_totp WHERE user_id = $1", userID).
-		Scan(&p.UserID, &p.ID, &p.Seal, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, mfad.ErrNotFound
-	}
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	p.Created = fromMS(created)
-	return &p, nil
-}
-
-func (s *Store) EnrollTOTP(ctx context.Context, e mfad.Enroll) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		if err := activatePending(ctx, tx, e.UserID, e.PendingID, e.Step, ms(e.Now)); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = $1 AND hash IS DISTINCT FROM $2", e.UserID, e.KeepHash)
-		return err
-	})
-}
-
-func (s *Store) SetPIN(ctx context.Context, userID, hash string, keepHash []byte, now time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE users SET has_pin = true, pin_hash = $1, modified = $2 WHERE id = $3", hash, ms(now), userID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return mfad.ErrNotFound
-		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = $1 AND hash IS DISTINCT FROM $2", userID, keepHash)
-		return err
-	})
-}
-
-func (s *Store) RemoveFactor(ctx context.Context, userID string, t mfad.AuthType, now time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		var forced2, forcedPIN, account2 bool
-		// Lock the user, and the account row against a concurrent change of
-		// its forced 2FA.
-		err := tx.QueryRowContext(ctx, `SELECT u.forced_2fa, u.forced_pin, a.force_2fa
-			FROM users u JOIN accounts a ON a.id = u.account_id WHERE u.id = $1 FOR UPDATE`, userID).Scan(&forced2, &forcedPIN, &account2)
-		if errors.Is(err, sql.ErrNoRows) {
-			return mfad.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		switch t {
-		case mfad.AuthTOTP:
-			if forced2 || account2 {
-				return mfad.ErrForced
-			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM pending_totp WHERE user_id = $1", userID); err != nil {
-				return err
-			}
-			_, err = tx.ExecContext(ctx, `UPDATE users SET has_2fa = false, totp_seal = NULL, totp_gen = totp_gen + 1, modified = $1
-				WHERE id = $2 AND (has_2fa OR totp_seal IS NOT NULL)`, ms(now), userID)
-		case mfad.AuthPIN:
-			if forcedPIN {
-				return mfad.ErrForced
-			}
-			_, err = tx.ExecContext(ctx, "UPDATE users SET has_pin = false, pin_hash = NULL, modified = $1 WHERE id = $2 AND (has_pin OR pin_hash IS NOT NULL)", ms(now), userID)
-		default:
-			return fmt.Errorf("postgres: unknown factor %q", t)
-		}
-		return err
-	})
-}
-
-func (s *Store) AdminSetFactor(ctx context.Context, accountID string, ids []string, t mfad.AuthType, pinHash string, now time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		list, err := lockIDs(ctx, tx, accountID, ids)
-		if err != nil {
-			return err
-		}
-		switch t {
-		case mfad.AuthTOTP:
-			_, err = tx.ExecContext(ctx, "UPDATE users SET has_2fa = true, forced_2fa = true, modified = $1 WHERE id = ANY($2)", ms(now), list)
-		case mfad.AuthPIN:
-			_, err = tx.ExecContext(ctx, "UPDATE users SET has_pin = true, forced_pin = true, pin_hash = $1, modified = $2 WHERE id = ANY($3)", pinHash, ms(now), list)
-		default:
-			return fmt.Errorf("postgres: unknown factor %q", t)
-		}
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ANY($1)", list)
-		return err
-	})
-}
-
-func (s *Store) AdminRemoveFactor(ctx context.Context, accountID string, ids []string, t mfad.AuthType, now time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		list, err := lockIDs(ctx, tx, accountID, ids)
-		if err != nil {
-			return err
-		}
-		switch t {
-		case mfad.AuthTOTP:
-			var force bool
-			if err := tx.QueryRowContext(ctx, "SELECT force_2fa FROM accounts WHERE id = $1 FOR SHARE", accountID).Scan(&force); err != nil {
-				return err
-			}
-			if force {
-				return mfad.ErrForced
-			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM pending_totp WHERE user_id = ANY($1)", list); err != nil {
-				return err
-			}
-			_, err = tx.ExecContext(ctx, `UPDATE users SET has_2fa = false, forced_2fa = false, totp_seal = NULL,
-				totp_gen = totp_gen + 1, modified = $1 WHERE id = ANY($2)`, ms(now), list)
-		case mfad.AuthPIN:
-			_, err = tx.ExecContext(ctx, "UPDATE users SET has_pin = false, forced_pin = false, pin_hash = NULL, modified = $1 WHERE id = ANY($2)", ms(now), list)
-		default:
-			return fmt.Errorf("postgres: unknown factor %q", t)
-		}
-		return err
-	})
-}
-
-func (s *Store) AdminResetTOTP(ctx context.Context, accountID string, ids []string, now time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		list, err := lockIDs(ctx, tx, accountID, ids)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM pending_totp WHERE user_id = ANY($1)", list); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE users SET totp_seal = NULL, totp_gen = totp_gen + 1, modified = $1 WHERE id = ANY($2)", ms(now), list); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ANY($1)", list)
-		return err
-	})
-}
-
-// ---- throttling
-
-func (s *Store) Reserve(ctx context.Context, key string, p mfad.Throttle, now time.Time) (mfad.Reservation, error) {
-	var res mfad.Reservation
-	n := ms(now)
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res = mfad.Reservation{}
-		// One statement makes the row exist and locks it, even when a
-		// concurrent success deletes it (ResetThrottle) meanwhile.
-		var count int
-		var start, locked int64
-		if err := tx.QueryRowContext(ctx, `INSERT INTO throttle(key, count, window_start, locked_until) VALUES($1, 0, $2, 0)
-			ON CONFLICT (key) DO UPDATE SET key = excluded.key
-			RETURNING count, window_start, locked_until`, key, n).Scan(&count, &start, &locked); err != nil {
-			return err
-		}
-		if locked > n {
-			res.RetryAfter = time.Duration(locked-n) * time.Millisecond
-			return nil
-		}
-		if start+p.Window.Milliseconds() <= n {
-			count, start = 0, n
-		}
-		count++
-		locked = 0
-		if count >= p.Limit {
-			locked = n + p.Lock.Milliseconds()
-			res.Locks = true
-		}
-		_, err := tx.ExecContext(ctx, "UPDATE throttle SET count = $1, window_start = $2, locked_until = $3 WHERE key = $4", count, start, locked, key)
-		return err
-	})
-	return res, err
-}
-
-func (s *Store) Release(ctx context.Context, key string, p mfad.Throttle) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return release(ctx, tx, key, p.Limit) })
-}
-
-func release(ctx context.Context, tx *sql.Tx, key string, limit int) error {
-	_, err := tx.ExecContext(ctx, releaseSQL, limit, key)
-	return err
-}
-
-const releaseSQL = `UPDATE throttle SET count = GREATEST(count - 1, 0),
-	locked_until = CASE WHEN count - 1 < $1 THEN 0 ELSE locked_until END WHERE key = $2`
-
-func (s *Store) ResetThrottle(ctx context.Context, key string) error {
-	_, err := s.db.ExecContext(ctx, "DELETE FROM throttle WHERE key = $1", key)
-	return dbErr(err)
-}
-
-// ---- audit trail
-
+// RecordAudit appends the events in one transaction; many of them (an
+// admin call on up to thousands of users) in two round trips instead of one
+// per row.
 func (s *Store) RecordAudit(ctx context.Context, events []*mfad.AuditEvent) error {
-	if len(events) == 0 {
-		return nil
+	if len(events) <= 1 {
+		return s.Store.RecordAudit(ctx, events)
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error { return insertAudit(ctx, tx, events) })
+	return retry(func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err := insertAudit(ctx, tx, events); err != nil {
+			tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	})
 }
 
-const insertAuditRow = `INSERT INTO audit(account_id, actor_id, user_id, event, outcome, addr, detail, at)
-	VALUES($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`
-
+// insertAudit appends two or more events: the ids first, so that each
+// event learns its own, then every row in one INSERT.
 func insertAudit(ctx context.Context, tx *sql.Tx, events []*mfad.AuditEvent) error {
-	if len(events) == 0 {
-		return nil
-	}
-	if len(events) == 1 {
-		e := events[0]
-		return tx.QueryRowContext(ctx, insertAuditRow,
-			e.AccountID, e.ActorID, e.UserID, e.Event, e.Outcome, e.Addr, e.Detail, ms(e.Time)).Scan(&e.ID)
-	}
-	// Many rows (an admin call on up to thousands of users) in two round
-	// trips instead of one per row: the ids first, so that each event
-	// learns its own, then every row in one INSERT.
 	rows, err := tx.QueryContext(ctx, "SELECT nextval(pg_get_serial_sequence('audit', 'id')) FROM generate_series(1, $1)", len(events))
 	if err != nil {
 		return err
@@ -932,106 +482,4 @@ func insertAudit(ctx context.Context, tx *sql.Tx, events []*mfad.AuditEvent) err
 	return err
 }
 
-func (s *Store) AuditEvents(ctx context.Context, accountID string, before int64, limit int) ([]*mfad.AuditEvent, error) {
-	if before <= 0 {
-		before = math.MaxInt64
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, account_id, actor_id, user_id, event, outcome, addr, detail, at
-		FROM audit WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, accountID, before, limit)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
-	events := []*mfad.AuditEvent{}
-	for rows.Next() {
-		var e mfad.AuditEvent
-		var at int64
-		if err := rows.Scan(&e.ID, &e.AccountID, &e.ActorID, &e.UserID, &e.Event, &e.Outcome, &e.Addr, &e.Detail, &at); err != nil {
-			return nil, dbErr(err)
-		}
-		e.Time = fromMS(at)
-		events = append(events, &e)
-	}
-	return events, dbErr(rows.Err())
-}
-
-// ---- key rotation
-
-func (s *Store) SealedSecrets(ctx context.Context) ([]mfad.SealedSecret, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, false, totp_seal FROM users WHERE totp_seal IS NOT NULL
-		UNION ALL SELECT user_id, true, seal FROM pending_totp`)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
-	var out []mfad.SealedSecret
-	for rows.Next() {
-		var sec mfad.SealedSecret
-		if err := rows.Scan(&sec.UserID, &sec.Pending, &sec.Seal); err != nil {
-			return nil, dbErr(err)
-		}
-		out = append(out, sec)
-	}
-	return out, dbErr(rows.Err())
-}
-
-func (s *Store) Reseal(ctx context.Context, old mfad.SealedSecret, seal []byte) (bool, error) {
-	query := "UPDATE users SET totp_seal = $1 WHERE id = $2 AND totp_seal = $3"
-	if old.Pending {
-		query = "UPDATE pending_totp SET seal = $1 WHERE user_id = $2 AND seal = $3"
-	}
-	done := false
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, query, seal, old.UserID, old.Seal)
-		if err != nil {
-			return err
-		}
-		n, _ := res.RowsAffected()
-		done = n == 1
-		return nil
-	})
-	return done, err
-}
-
-func (s *Store) SetMeta(ctx context.Context, key, value string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES($1, $2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value)
-		return err
-	})
-}
-
-func (s *Store) CountSessions(ctx context.Context, now time.Time) (full, limited int, err error) {
-	err = s.db.QueryRowContext(ctx, `SELECT
-		COALESCE(SUM(CASE WHEN kind = 'full' THEN 1 ELSE 0 END), 0),
-		COALESCE(SUM(CASE WHEN kind = 'limited' THEN 1 ELSE 0 END), 0)
-		FROM sessions WHERE expires > $1`, ms(now)).Scan(&full, &limited)
-	return full, limited, dbErr(err)
-}
-
 // Pools are the database/sql pools, for metrics.
-func (s *Store) Pools() map[string]*sql.DB { return map[string]*sql.DB{"postgres": s.db} }
-
-func (s *Store) SessionUser(ctx context.Context, hash []byte) (*mfad.Session, *mfad.User, *mfad.Account, error) {
-	var se mfad.Session
-	var a mfad.Account
-	var kind string
-	var step int
-	var created, seen, expires, aCreated, aModified int64
-	var force bool
-	row := s.db.QueryRowContext(ctx, `SELECT s.hash, s.kind, s.step, s.created, s.last_seen, s.expires, s.failures,
-		a.id, a.title, a.force_2fa, a.created, a.modified, `+userColsU+`
-		FROM sessions s JOIN users u ON u.id = s.user_id JOIN accounts a ON a.id = u.account_id
-		WHERE s.hash = $1`, hash)
-	u, err := scanUser(sqlrow.Prefixed{Row: row, Lead: []any{&se.Hash, &kind, &step, &created, &seen, &expires, &se.Failures,
-		&a.ID, &a.Title, &force, &aCreated, &aModified}})
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil, nil, mfad.ErrNotFound
-	}
-	if err != nil {
-		return nil, nil, nil, dbErr(err)
-	}
-	se.UserID, se.Kind, se.Step = u.ID, mfad.SessionKind(kind), mfad.Step(step)
-	se.Created, se.LastSeen, se.Expires = fromMS(created), fromMS(seen), fromMS(expires)
-	a.Forced2FA, a.Created, a.Modified = force, fromMS(aCreated), fromMS(aModified)
-	return &se, u, &a, nil
-}
