@@ -318,7 +318,7 @@ func TestItem12ForcedEnrollmentHasNoShortcut(t *testing.T) {
 		want(t, f.c.post("/settings/set", f.adminB.Token, obj{"auth_methods": []string{"2FA"}}), 200)
 		for _, u := range []*user{f.plain, f.totp, f.userB} {
 			// Their sessions from before (closed for A's two; B's user keeps
-			// its session: the setting closes none, as the contract says).
+			// its session: the setting closes none, as docs/api.md says).
 			if u != f.userB {
 				wantErr(t, f.c.get("/profile", u.Token), 401, mfad.CodeUnauthenticated)
 			} else {

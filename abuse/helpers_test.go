@@ -140,7 +140,7 @@ func (r resp) String() string {
 }
 
 // client talks to one server. Every answer is checked against the
-// invariants of the contract (see check) and kept for the leak checks. Its
+// invariants of the API (docs/api.md; see check) and kept for the leak checks. Its
 // methods may be called from any goroutine: they report with t.Errorf.
 type client struct {
 	t   testing.TB

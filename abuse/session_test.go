@@ -251,7 +251,7 @@ func TestItem32IdleAndAbsoluteExpiry(t *testing.T) {
 }
 
 // 33. After set-mfa, reset-mfa, delete, or an admin change, the user's
-// sessions are closed as the contract says: profile set-mfa keeps only the
+// sessions are closed as docs/api.md says: profile set-mfa keeps only the
 // caller's session; the admin calls close every session of the user; the
 // account setting closes none.
 func TestItem33SessionsClosedOnChanges(t *testing.T) {

@@ -1,6 +1,6 @@
 package main
 
-// Process-level hardening tests (SECURITY-CHECKLIST items 28, 34/35, 37, 38,
+// Process-level hardening tests (docs/abuse-checklist.md, items 28, 34/35, 37, 38,
 // 39): they run the built binary on loopback and attack it the way a hostile
 // client would. Every measured figure is logged on a line starting with
 // "FIGURE " for SECURITY.md.
