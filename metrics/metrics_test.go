@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -147,5 +149,55 @@ func TestEventCounters(t *testing.T) {
 		if got := after[name] - before[name]; got != want {
 			t.Errorf("%s moved by %v, want %v", name, got, want)
 		}
+	}
+}
+
+// The table of metrics in docs/operations.md lists exactly the mfad_*
+// metrics the server exports (each seen once the server has served a login).
+func TestMetricsTableInDocs(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	res, err := http.Get(srv.URL + "/api/1.0/session/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	q, _ := http.NewRequest("GET", srv.URL+"/api/1.0/session/login", nil)
+	q.SetBasicAuth(testserver.AdminEmail, "wrong password")
+	if res, err := http.DefaultClient.Do(q); err == nil {
+		res.Body.Close()
+	}
+	// Events the requests above did not make (counters appear once used).
+	srv.Metrics.Event("login.locked", "password", "failure")
+	srv.Metrics.Event("totp.replay", "2FA", "failure")
+	exported := map[string]bool{}
+	for name := range scrape(t, srv) {
+		name, _, _ = strings.Cut(name, "{")
+		name = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_sum"), "_count")
+		if strings.HasPrefix(name, "mfad_") {
+			exported[name] = true
+		}
+	}
+	data, err := os.ReadFile("../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^ *\\| (`mfad_[^|]*) \\|").FindAllStringSubmatch(string(data), -1) {
+		for _, n := range regexp.MustCompile("`(mfad_[a-z_]+)").FindAllStringSubmatch(m[1], -1) {
+			documented[n[1]] = true
+		}
+	}
+	for n := range exported {
+		if !documented[n] {
+			t.Errorf("metric %s is exported but not in docs/operations.md", n)
+		}
+	}
+	for n := range documented {
+		if !exported[n] {
+			t.Errorf("docs/operations.md lists %s, which the server does not export", n)
+		}
+	}
+	if len(documented) < 8 {
+		t.Fatalf("only %d metrics documented: %v", len(documented), documented)
 	}
 }
