@@ -11,6 +11,12 @@
 // in error bodies; and every server's log is checked for panics and internal
 // errors when its test ends.
 //
+// The suite shares no test code with the server's own tests, on purpose: it
+// has its own HTTP client (the one that checks every answer, above) and
+// computes TOTP codes from RFC 6238 itself instead of with the server's totp
+// package, so that a fault in the server's code, or in a harness both would
+// use, cannot hide from it.
+//
 // Measured figures are logged on lines starting with "FIGURE " for SECURITY.md.
 //
 // Items that need a process (kill, restart of a binary, a database made
