@@ -35,7 +35,7 @@ func (n NewUser) validate(maxPassword int) error {
 	if r, ok := mfad.ASCIILookalike(n.Email); ok {
 		return mfad.Errorf(mfad.CodeInvalid, "email: %U is a variant of an ASCII character; write the plain character", r)
 	}
-	return ValidPassword(n.Password, maxPassword)
+	return CheckPassword(n.Password, n.Email, maxPassword)
 }
 
 // ValidPassword checks the length of a new password: valid UTF-8, at least

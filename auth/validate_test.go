@@ -35,3 +35,38 @@ func TestValidPassword(t *testing.T) {
 		}
 	}
 }
+
+// The password policy: length, not the email or its local part, not a
+// common password; each refusal names its rule.
+func TestCheckPassword(t *testing.T) {
+	for _, c := range []struct {
+		password, email, rule string // rule: a word of the msg, "" for accepted
+	}{
+		{"a quite private phrase", "ann@example.com", ""},
+		{"short", "ann@example.com", "at least"},
+		{"ann@example.com", "ann@example.com", "email"},
+		{"ANN@Example.COM", "ann@example.com", "email"},
+		{"annabelle", "annabelle@example.com", "email"},
+		{"Annabelle", "annabelle@example.com", "email"},
+		{"annabelle1", "annabelle@example.com", ""},
+		{"password", "ann@example.com", "common"},
+		{"Password1", "ann@example.com", "common"},
+		{"iloveyou", "ann@example.com", "common"},
+		{"qwertyuiop", "", "common"},
+		{"1qaz2wsx3edc", "", "common"},
+		{strings.Repeat("x", 1025), "", "at most"},
+	} {
+		err := CheckPassword(c.password, c.email, 1024)
+		switch {
+		case c.rule == "" && err != nil:
+			t.Errorf("CheckPassword(%q, %q) = %v, want accepted", c.password, c.email, err)
+		case c.rule != "" && (err == nil || !strings.Contains(err.Error(), c.rule)):
+			t.Errorf("CheckPassword(%q, %q) = %v, want a refusal naming %q", c.password, c.email, err, c.rule)
+		case err != nil && mfad.ErrorCode(err) != mfad.CodeInvalid:
+			t.Errorf("CheckPassword(%q): code %d", c.password, mfad.ErrorCode(err))
+		}
+	}
+	if n := strings.Count(commonPasswords, "\n") + 1; n < 10_000 {
+		t.Fatalf("%d common passwords shipped, want at least 10,000", n)
+	}
+}
