@@ -47,9 +47,12 @@ func (s Step) Factor() AuthType {
 	return AuthTOTP
 }
 
-// StatusActive is the only user status mfad knows: users are active until
-// deleted (deleted users are removed).
-const StatusActive = "A"
+// A user's status, as the wire spells it: active, or disabled by an admin
+// (a disabled user cannot log in and has no session).
+const (
+	StatusActive   = "A"
+	StatusDisabled = "D"
+)
 
 // Account groups users; its admins act only on its users.
 type Account struct {
@@ -68,6 +71,7 @@ type User struct {
 	Name         string
 	Email        string
 	SuperAdmin   bool
+	Disabled     bool // status "D": cannot log in, has no session
 	PasswordHash string
 
 	Has2FA    bool   // 2FA is in the user's auth_methods
@@ -83,6 +87,22 @@ type User struct {
 	Created   time.Time
 	Modified  time.Time
 	LastLogin time.Time // zero before the first login
+}
+
+// Status is the user's status as the wire spells it.
+func (u *User) Status() string {
+	if u.Disabled {
+		return StatusDisabled
+	}
+	return StatusActive
+}
+
+// UserEdit is what an admin changes of users: the fields that are set.
+type UserEdit struct {
+	Name       *string
+	Email      *string // with exactly one user
+	SuperAdmin *bool
+	Disabled   *bool
 }
 
 // SessionKind tells a full session from a limited one.

@@ -51,6 +51,13 @@ type UserStore interface {
 	// DeleteUsers removes the users and their sessions; ErrUnknownIDs (and no
 	// change) when an id is not a user of the account.
 	DeleteUsers(ctx context.Context, accountID string, ids []string) error
+	// EditUsers applies e to every user of ids, or to none: ErrUnknownIDs
+	// when an id is not a user of the account, ErrEmailTaken when the new
+	// email is another user's. Disabling closes the users' sessions.
+	EditUsers(ctx context.Context, accountID string, ids []string, e UserEdit, now time.Time) error
+	// SetPassword stores a new password hash and closes every session of
+	// the user but keepHash (nil: all of them).
+	SetPassword(ctx context.Context, userID, hash string, keepHash []byte, now time.Time) error
 }
 
 // SessionStore keeps sessions by the hash of their id.
@@ -146,6 +153,8 @@ type ThrottleStore interface {
 	Release(ctx context.Context, key string, p Throttle) error
 	// ResetThrottle clears the key after a full success.
 	ResetThrottle(ctx context.Context, key string) error
+	// ResetThrottles clears the keys, in one transaction.
+	ResetThrottles(ctx context.Context, keys []string) error
 }
 
 // Reservation is the outcome of ThrottleStore.Reserve.

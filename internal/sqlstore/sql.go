@@ -5,7 +5,7 @@ package sqlstore
 // is one constant string per store, which the statement caches key on).
 
 const userCols = `id, account_id, name, email, super_admin, password_hash, has_2fa, forced_2fa,
-	totp_seal, totp_gen, totp_last, has_pin, forced_pin, pin_hash, created, modified, last_login`
+	totp_seal, totp_gen, totp_last, has_pin, forced_pin, pin_hash, created, modified, last_login, disabled`
 
 // Statements is every statement of the store, in the dialect's SQL.
 // Exported for the store packages that send some of them themselves (in a
@@ -27,6 +27,8 @@ type Statements struct {
 	AccountForces, AdminSetTOTP, AdminSetPIN          string
 	DropPendingOfIDs, AdminRemoveTOTP, AdminRemovePIN string
 	AdminResetTOTP                                    string
+	EditName, EditEmail, EditAdmin, EditDisabled      string
+	SetPassword, ResetKeys                            string
 
 	StoreThrottle, Release, InsertAudit, AuditEvents string
 	SealedSecrets, ResealActive, ResealPending       string
@@ -47,7 +49,7 @@ func (d *Dialect) statements() Statements {
 		CountAccounts:       q("SELECT count(*) FROM accounts"),
 		Account:             q("SELECT id, title, force_2fa, created, modified FROM accounts WHERE id = ?"),
 		SetAccountForce:     q("UPDATE accounts SET force_2fa = ?, modified = ? WHERE id = ?"),
-		InsertUser:          q("INSERT INTO users(" + userCols + ", email_key) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+		InsertUser:          q("INSERT INTO users(" + userCols + ", email_key) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
 		UserByID:            q("SELECT " + userCols + " FROM users WHERE id = ?"),
 		UserByEmail:         q("SELECT " + userCols + " FROM users WHERE email_key = ?"),
 		UsersOfAccount:      q("SELECT " + userCols + " FROM users WHERE account_id = ? ORDER BY created, id"),
@@ -112,6 +114,12 @@ func (d *Dialect) statements() Statements {
 			totp_gen = totp_gen + 1, modified = ? WHERE ` + in("id")),
 		AdminRemovePIN: q("UPDATE users SET has_pin = FALSE, forced_pin = FALSE, pin_hash = NULL, modified = ? WHERE " + in("id")),
 		AdminResetTOTP: q("UPDATE users SET totp_seal = NULL, totp_gen = totp_gen + 1, modified = ? WHERE " + in("id")),
+		EditName:       q("UPDATE users SET name = ?, modified = ? WHERE " + in("id")),
+		EditEmail:      q("UPDATE users SET email = ?, email_key = ?, modified = ? WHERE " + in("id")),
+		EditAdmin:      q("UPDATE users SET super_admin = ?, modified = ? WHERE " + in("id")),
+		EditDisabled:   q("UPDATE users SET disabled = ?, modified = ? WHERE " + in("id")),
+		SetPassword:    q("UPDATE users SET password_hash = ?, modified = ? WHERE id = ?"),
+		ResetKeys:      q("DELETE FROM throttle WHERE " + in("key")),
 
 		StoreThrottle: q(`INSERT INTO throttle(key, count, window_start, locked_until) VALUES(?, ?, ?, ?)
 			ON CONFLICT(key) DO UPDATE SET count = excluded.count, window_start = excluded.window_start, locked_until = excluded.locked_until`),

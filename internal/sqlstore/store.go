@@ -143,7 +143,7 @@ func (s *Store) insertUser(q Querier, u *mfad.User) error {
 	_, err := q.Exec(s.SQL.InsertUser,
 		u.ID, u.AccountID, u.Name, u.Email, u.SuperAdmin, u.PasswordHash, u.Has2FA, u.Forced2FA,
 		u.TOTPSeal, u.TOTPGen, u.TOTPLast, u.HasPIN, u.ForcedPIN, nullStr(u.PINHash),
-		ms(u.Created), ms(u.Modified), ms(u.LastLogin), mfad.EmailKey(u.Email))
+		ms(u.Created), ms(u.Modified), ms(u.LastLogin), u.Disabled, mfad.EmailKey(u.Email))
 	if err != nil && s.d.UniqueEmail(err) {
 		return mfad.ErrEmailTaken
 	}
@@ -156,7 +156,7 @@ func ScanUser(row sqlrow.Scanner) (*mfad.User, error) {
 	var pin sql.NullString
 	var created, modified, last int64
 	if err := row.Scan(&u.ID, &u.AccountID, &u.Name, &u.Email, &u.SuperAdmin, &u.PasswordHash, &u.Has2FA, &u.Forced2FA,
-		&u.TOTPSeal, &u.TOTPGen, &u.TOTPLast, &u.HasPIN, &u.ForcedPIN, &pin, &created, &modified, &last); err != nil {
+		&u.TOTPSeal, &u.TOTPGen, &u.TOTPLast, &u.HasPIN, &u.ForcedPIN, &pin, &created, &modified, &last, &u.Disabled); err != nil {
 		return nil, err
 	}
 	u.PINHash = pin.String
@@ -243,6 +243,61 @@ func (s *Store) DeleteUsers(ctx context.Context, accountID string, ids []string)
 			return err
 		}
 		_, err = q.Exec(s.SQL.DeleteUsersOfIDs, list)
+		return err
+	})
+}
+
+// EditUsers applies e to the users of ids, all of them or none. A new
+// email takes the new identity key with it.
+func (s *Store) EditUsers(ctx context.Context, accountID string, ids []string, e mfad.UserEdit, now time.Time) error {
+	return s.write(ctx, true, func(q Querier) error {
+		list, err := s.lockIDs(q, accountID, ids)
+		if err != nil {
+			return err
+		}
+		n := ms(now)
+		if e.Name != nil {
+			if _, err := q.Exec(s.SQL.EditName, *e.Name, n, list); err != nil {
+				return err
+			}
+		}
+		if e.Email != nil {
+			if _, err := q.Exec(s.SQL.EditEmail, *e.Email, mfad.EmailKey(*e.Email), n, list); err != nil {
+				if s.d.UniqueEmail(err) {
+					return mfad.ErrEmailTaken
+				}
+				return err
+			}
+		}
+		if e.SuperAdmin != nil {
+			if _, err := q.Exec(s.SQL.EditAdmin, *e.SuperAdmin, n, list); err != nil {
+				return err
+			}
+		}
+		if e.Disabled != nil {
+			if _, err := q.Exec(s.SQL.EditDisabled, *e.Disabled, n, list); err != nil {
+				return err
+			}
+			if *e.Disabled {
+				if _, err := q.Exec(s.SQL.DeleteSessionsOfIDs, list); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) SetPassword(ctx context.Context, userID, hash string, keepHash []byte, now time.Time) error {
+	return s.tx(ctx, func(q Querier) error {
+		res, err := q.Exec(s.SQL.SetPassword, hash, ms(now), userID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return mfad.ErrNotFound
+		}
+		_, err = q.Exec(s.SQL.CloseOthers, userID, keepHash)
 		return err
 	})
 }
@@ -621,6 +676,13 @@ func (s *Store) Release(ctx context.Context, key string, p mfad.Throttle) error 
 
 func (s *Store) ResetThrottle(ctx context.Context, key string) error {
 	return s.exec1(ctx, s.SQL.ResetKey, key)
+}
+
+func (s *Store) ResetThrottles(ctx context.Context, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	return s.exec1(ctx, s.SQL.ResetKeys, s.d.IDs(keys))
 }
 
 // ---- audit trail

@@ -44,6 +44,8 @@ var tests = []struct {
 	{"EmailIdentity", testEmailIdentity},
 	{"ConcurrentCreateUser", testConcurrentCreateUser},
 	{"DeleteUsers", testDeleteUsers},
+	{"EditUsers", testEditUsers},
+	{"SetPassword", testSetPassword},
 	// Login steps.
 	{"AdvanceLoginReplayConcurrentSessions", testAdvanceLoginReplayConcurrentSessions},
 	{"AdvanceLoginOneSessionConcurrent", testAdvanceLoginOneSessionConcurrent},
@@ -68,6 +70,7 @@ var tests = []struct {
 	{"ThrottleReleaseAndReset", testThrottleReleaseAndReset},
 	{"ThrottleConcurrent", testThrottleConcurrent},
 	{"ThrottleReserveRacesReset", testThrottleReserveRacesReset},
+	{"ResetThrottles", testResetThrottles},
 	{"AuditTrail", testAuditTrail},
 	{"KeyRotation", testKeyRotation},
 	{"AdvanceLoginCounterAndAudit", testAdvanceLoginCounterAndAudit},

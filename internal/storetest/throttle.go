@@ -177,3 +177,25 @@ func testThrottleReserveRacesReset(t *testing.T, s mfad.Store) {
 // retryOf is the RetryAfter of a reservation, for the tests that ask only
 // whether the key was locked.
 func retryOf(r mfad.Reservation, err error) (time.Duration, error) { return r.RetryAfter, err }
+
+// ResetThrottles clears the listed keys only.
+func testResetThrottles(t *testing.T, s mfad.Store) {
+	ctx := t.Context()
+	p := mfad.Throttle{Limit: 1, Window: time.Hour, Lock: time.Hour}
+	for _, k := range []string{"email:a", "email:b", "email:c"} {
+		if _, err := s.Reserve(ctx, k, p, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.ResetThrottles(ctx, []string{"email:a", "email:b", "email:none"}); err != nil {
+		t.Fatal(err)
+	}
+	for k, locked := range map[string]bool{"email:a": false, "email:b": false, "email:c": true} {
+		if retry, err := retryOf(s.Reserve(ctx, k, p, t0)); err != nil || (retry > 0) != locked {
+			t.Errorf("%s after the reset: retry %v, %v; want locked %v", k, retry, err, locked)
+		}
+	}
+	if err := s.ResetThrottles(ctx, nil); err != nil {
+		t.Errorf("no keys: %v", err)
+	}
+}

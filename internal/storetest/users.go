@@ -266,3 +266,90 @@ func testEmailIdentity(t *testing.T, s mfad.Store) {
 		t.Errorf("CreateUser of the decomposed spelling of a taken email: %v, want ErrEmailTaken", err)
 	}
 }
+
+// EditUsers changes the given fields of every listed user, or of none.
+func testEditUsers(t *testing.T, s mfad.Store) {
+	ctx := t.Context()
+	a, admin := newAccount(t, s, false)
+	b, _ := newAccount(t, s, false)
+	u1 := newUser(t, s, a.ID, nil)
+	u2 := newUser(t, s, a.ID, nil)
+	foreign := newUser(t, s, b.ID, nil)
+	str := func(v string) *string { return &v }
+	yes, no := true, false
+
+	if err := s.EditUsers(ctx, a.ID, []string{u1.ID, u2.ID, u1.ID}, mfad.UserEdit{Name: str("Renamed")}, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{u1.ID, u2.ID} {
+		if got := getUser(t, s, id); got.Name != "Renamed" || !got.Modified.Equal(t0.Add(time.Minute)) {
+			t.Errorf("after a rename: %+v", got)
+		}
+	}
+	// A new email is the user's new identity.
+	if err := s.EditUsers(ctx, a.ID, []string{u1.ID}, mfad.UserEdit{Email: str("New.Address@Example.com")}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.UserByEmail(ctx, "new.address@example.COM"); err != nil || got.ID != u1.ID || got.Email != "New.Address@Example.com" {
+		t.Errorf("the new email: %+v, %v", got, err)
+	}
+	if _, err := s.UserByEmail(ctx, u1.Email); !errors.Is(err, mfad.ErrNotFound) {
+		t.Errorf("the old email still finds a user: %v", err)
+	}
+	// Another user's email is taken; an id of another account fails the
+	// whole edit.
+	if err := s.EditUsers(ctx, a.ID, []string{u2.ID}, mfad.UserEdit{Email: str("NEW.ADDRESS@example.com")}, t0); !errors.Is(err, mfad.ErrEmailTaken) {
+		t.Errorf("taking another user's email: %v, want ErrEmailTaken", err)
+	}
+	if err := s.EditUsers(ctx, a.ID, []string{u2.ID, foreign.ID}, mfad.UserEdit{Name: str("Nope"), SuperAdmin: &yes}, t0); !errors.Is(err, mfad.ErrUnknownIDs) {
+		t.Errorf("an id of another account: %v, want ErrUnknownIDs", err)
+	}
+	if got := getUser(t, s, u2.ID); got.Name != "Renamed" || got.SuperAdmin || got.Email != u2.Email {
+		t.Errorf("a refused edit changed the user: %+v", got)
+	}
+	// Promotion, demotion; disabling closes the sessions.
+	if err := s.EditUsers(ctx, a.ID, []string{admin.ID}, mfad.UserEdit{SuperAdmin: &no}, t0); err != nil || getUser(t, s, admin.ID).SuperAdmin {
+		t.Errorf("demotion: %v", err)
+	}
+	se := newSession(t, s, u2.ID, mfad.SessionFull, mfad.StepNone)
+	keep := newSession(t, s, u1.ID, mfad.SessionFull, mfad.StepNone)
+	if err := s.EditUsers(ctx, a.ID, []string{u2.ID}, mfad.UserEdit{Disabled: &yes}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if got := getUser(t, s, u2.ID); !got.Disabled || got.Status() != mfad.StatusDisabled {
+		t.Errorf("after disabling: %+v", got)
+	}
+	if sessionExists(t, s, se.Hash) || !sessionExists(t, s, keep.Hash) {
+		t.Error("disabling closed the wrong sessions")
+	}
+	if _, u, _, err := s.SessionUser(ctx, keep.Hash); err != nil || u.Disabled {
+		t.Errorf("an untouched user's session: %+v, %v", u, err)
+	}
+	if err := s.EditUsers(ctx, a.ID, []string{u2.ID}, mfad.UserEdit{Disabled: &no}, t0); err != nil || getUser(t, s, u2.ID).Disabled {
+		t.Errorf("enabling: %v", err)
+	}
+}
+
+// SetPassword replaces the hash and closes the user's other sessions.
+func testSetPassword(t *testing.T, s mfad.Store) {
+	ctx := t.Context()
+	a, _ := newAccount(t, s, false)
+	u := newUser(t, s, a.ID, nil)
+	keep := newSession(t, s, u.ID, mfad.SessionFull, mfad.StepNone)
+	other := newSession(t, s, u.ID, mfad.SessionLimited, mfad.StepTOTP)
+	if err := s.SetPassword(ctx, u.ID, "$argon2id$new", keep.Hash, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := getUser(t, s, u.ID); got.PasswordHash != "$argon2id$new" || !got.Modified.Equal(t0.Add(time.Hour)) {
+		t.Errorf("after SetPassword: %+v", got)
+	}
+	if !sessionExists(t, s, keep.Hash) || sessionExists(t, s, other.Hash) {
+		t.Error("SetPassword kept the wrong sessions")
+	}
+	if err := s.SetPassword(ctx, u.ID, "$argon2id$newer", nil, t0); err != nil || sessionExists(t, s, keep.Hash) {
+		t.Errorf("SetPassword keeping none: %v", err)
+	}
+	if err := s.SetPassword(ctx, "no-such-user", "h", nil, t0); !errors.Is(err, mfad.ErrNotFound) {
+		t.Errorf("SetPassword of nobody: %v, want ErrNotFound", err)
+	}
+}
