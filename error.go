@@ -34,6 +34,7 @@ const (
 	CodeEmailTaken       Code = 24
 	CodeUserNotFound     Code = 25
 	CodeCannotDeleteSelf Code = 26
+	CodeWrongPassword    Code = 27
 )
 
 // CodeInfo is one row of the table of codes: the code, the HTTP status it
@@ -71,7 +72,8 @@ var Codes = []CodeInfo{
 	{CodeUnknownUsers, 400, "CodeUnknownUsers", "ids that are not users of the admin's account"},
 	{CodeEmailTaken, 400, "CodeEmailTaken", "email already taken"},
 	{CodeUserNotFound, 404, "CodeUserNotFound", "user not found"},
-	{CodeCannotDeleteSelf, 400, "CodeCannotDeleteSelf", "an admin cannot delete their own user"},
+	{CodeCannotDeleteSelf, 400, "CodeCannotDeleteSelf", "an admin cannot delete, demote or disable their own user"},
+	{CodeWrongPassword, 403, "CodeWrongPassword", "the current password is wrong"},
 }
 
 // Status is the HTTP status c is answered with (500 for a code not in

@@ -23,6 +23,10 @@ const (
 	EventUserCreated    = "admin.user_created"
 	EventUserDeleted    = "admin.user_deleted"
 	EventSettings       = "admin.settings"
+	EventUserEdited     = "admin.user_edited"
+	EventUserUnlocked   = "admin.user_unlocked"
+	EventPasswordSet    = "password.changed"     // a user changed their own password
+	EventPasswordWrong  = "password.change.fail" // a wrong current password on a change (counted as a failed attempt)
 )
 
 // TrailEvents are the events an account's audit trail may hold, in the
@@ -34,4 +38,5 @@ var TrailEvents = []string{
 	EventLockout, EventLocked, EventTOTPReplay, EventTOTPGenerated, EventFactorSet,
 	EventFactorRemoved, EventLogout, EventAdminSetMFA, EventAdminRemoveMFA,
 	EventAdminResetMFA, EventUserCreated, EventUserDeleted, EventSettings,
+	EventUserEdited, EventUserUnlocked, EventPasswordSet, EventPasswordWrong,
 }

@@ -59,6 +59,11 @@ func TestAdminOperationsRefuseNonAdmins(t *testing.T) {
 		"User":        func(a auth.Admin) error { _, err := svc.User(ctx, a, target.ID); return err },
 		"DeleteUsers": func(a auth.Admin) error { return svc.DeleteUsers(ctx, a, ids) },
 		"SetForce2FA": func(a auth.Admin) error { _, err := svc.SetForce2FA(ctx, a, true); return err },
+		"AdminEditUsers": func(a auth.Admin) error {
+			yes := true
+			return svc.AdminEditUsers(ctx, a, ids, mfad.UserEdit{SuperAdmin: &yes})
+		},
+		"AdminUnlock": func(a auth.Admin) error { return svc.AdminUnlock(ctx, a, ids) },
 	}
 	// The table holds every method of the Service that takes an Admin.
 	adminType := reflect.TypeFor[auth.Admin]()
@@ -84,7 +89,7 @@ func TestAdminOperationsRefuseNonAdmins(t *testing.T) {
 		t.Fatalf("users after the refused calls: %d, %v; want 2", len(users), err)
 	}
 	u, err := svc.User(ctx, admin, target.ID)
-	if err != nil || u.HasPIN || u.ForcedPIN {
+	if err != nil || u.HasPIN || u.ForcedPIN || u.SuperAdmin {
 		t.Fatalf("the target after the refused calls: %+v, %v", u, err)
 	}
 	if acct, err := svc.Account(ctx, admin.Identity()); err != nil || acct.Forced2FA {

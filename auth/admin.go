@@ -67,6 +67,8 @@ func (s *Service) adminErr(err error) error {
 		return errUnknownIDs
 	case errors.Is(err, mfad.ErrForced):
 		return mfad.Errorf(mfad.CodeFactorForced, "the account forces 2FA: turn that off in the settings first; nothing was changed")
+	case errors.Is(err, mfad.ErrEmailTaken):
+		return mfad.Errorf(mfad.CodeEmailTaken, "email already taken; nothing was changed")
 	}
 	return err
 }

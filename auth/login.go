@@ -93,8 +93,14 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 	if err != nil {
 		return LoginResult{}, hashErr(err) // no verdict: taken back
 	}
-	if !ok {
-		s.audit(ctx, at.failed(event{name: mfad.EventPasswordFail, step: "password", failure: true, user: u, detail: "wrong email or password"})...)
+	if !ok || u.Disabled {
+		// A disabled user's login answers exactly as a wrong password,
+		// after the same work.
+		detail := "wrong email or password"
+		if ok {
+			detail = "user disabled"
+		}
+		s.audit(ctx, at.failed(event{name: mfad.EventPasswordFail, step: "password", failure: true, user: u, detail: detail})...)
 		return LoginResult{}, errBadCredentials
 	}
 	a, err := s.store.Account(ctx, u.AccountID)

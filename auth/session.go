@@ -56,6 +56,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Identity, er
 	if err != nil {
 		return nil, err
 	}
+	if u.Disabled {
+		// Disabling closes the user's sessions; one that another instance
+		// let through meanwhile is refused all the same.
+		return nil, errUnauthenticated
+	}
 	now := s.now()
 	expired := !now.Before(se.Expires)
 	if se.Kind == mfad.SessionFull && now.Sub(se.LastSeen) >= s.cfg.IdleTimeout {

@@ -29,13 +29,22 @@ func (n NewUser) validate(maxPassword int) error {
 	if err := ValidName(n.Name); err != nil {
 		return err
 	}
-	if err := ValidEmail(n.Email); err != nil {
+	if err := validNewEmail(n.Email); err != nil {
 		return err
 	}
-	if r, ok := mfad.ASCIILookalike(n.Email); ok {
+	return CheckPassword(n.Password, n.Email, maxPassword)
+}
+
+// validNewEmail checks an email a user is given: a valid address with no
+// look-alike of an ASCII character in it.
+func validNewEmail(email string) error {
+	if err := ValidEmail(email); err != nil {
+		return err
+	}
+	if r, ok := mfad.ASCIILookalike(email); ok {
 		return mfad.Errorf(mfad.CodeInvalid, "email: %U is a variant of an ASCII character; write the plain character", r)
 	}
-	return CheckPassword(n.Password, n.Email, maxPassword)
+	return nil
 }
 
 // ValidPassword checks the length of a new password: valid UTF-8, at least

@@ -32,6 +32,7 @@ const (
 	CodeEmailTaken       = 24
 	CodeUserNotFound     = 25
 	CodeCannotDeleteSelf = 26
+	CodeWrongPassword    = 27
 )
 
 // Sentinels for the common failures; test with errors.Is.

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/mfad/mfad"
 	"github.com/mfad/mfad/auth"
 )
@@ -118,7 +120,7 @@ func unix(t time.Time) int64 {
 func toProfile(u *mfad.User, a *mfad.Account) profileResp {
 	methods, forced := auth.Methods(u, a)
 	return profileResp{ID: u.ID, Name: u.Name, Email: u.Email, SuperAdmin: yn(u.SuperAdmin), AccountID: u.AccountID,
-		Status: mfad.StatusActive, AuthMethods: methods, ForcedAuth: forced}
+		Status: u.Status(), AuthMethods: methods, ForcedAuth: forced}
 }
 
 func toUser(u *mfad.User, a *mfad.Account) userResp {
@@ -301,6 +303,53 @@ func (s *Server) handleProfileRemoveMFA(w http.ResponseWriter, r *http.Request, 
 
 // ---- admin: users' factors
 
+type setPasswordReq struct {
+	Password    *string `json:"password"`
+	NewPassword *string `json:"new_password"`
+}
+
+type emailResp struct {
+	Email string `json:"email"`
+}
+
+// handleSetPassword is POST /profile/set-password: both passwords come
+// base64-encoded, as the Quatrix clients send them.
+func (s *Server) handleSetPassword(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	var req setPasswordReq
+	err := decode(w, r, &req)
+	var current, next string
+	if err == nil {
+		current, err = base64Text("password", req.Password)
+	}
+	if err == nil {
+		next, err = base64Text("new_password", req.NewPassword)
+	}
+	var email string
+	if err == nil {
+		email, err = s.svc.SetPassword(r.Context(), id, current, next)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, emailResp{Email: email})
+}
+
+// base64Text reads a required base64 field (with or without padding).
+func base64Text(name string, p *string) (string, error) {
+	v, err := required(name, p)
+	if err != nil {
+		return "", err
+	}
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		if b, err = base64.RawStdEncoding.DecodeString(v); err != nil {
+			return "", invalid("%s: not base64", name)
+		}
+	}
+	return string(b), nil
+}
+
 type usersMFAReq struct {
 	IDs      *[]string `json:"ids"`
 	AuthType *string   `json:"auth_type"`
@@ -470,6 +519,81 @@ func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request, a auth
 		return
 	}
 	writeJSON(w, http.StatusOK, idsResp{IDs: ids})
+}
+
+type userEditReq struct {
+	IDs        *[]string `json:"ids"`
+	Name       *string   `json:"name"`
+	Email      *string   `json:"email"`
+	SuperAdmin *string   `json:"super_admin"`
+	Status     *string   `json:"status"`
+}
+
+type jobResp struct {
+	JobID string `json:"job_id"`
+}
+
+// handleUserEdit is POST /user/edit: the change is committed before the
+// answer; the job id is for the Quatrix clients, which expect a job.
+func (s *Server) handleUserEdit(w http.ResponseWriter, r *http.Request, a auth.Admin) {
+	var req userEditReq
+	err := decode(w, r, &req)
+	var ids []string
+	if err == nil {
+		ids, err = parseIDs(req.IDs)
+	}
+	e := mfad.UserEdit{Name: req.Name, Email: req.Email}
+	if err == nil && req.SuperAdmin != nil {
+		e.SuperAdmin, err = yesNo("super_admin", *req.SuperAdmin)
+	}
+	if err == nil && req.Status != nil {
+		switch *req.Status {
+		case mfad.StatusActive:
+			e.Disabled = new(bool)
+		case mfad.StatusDisabled:
+			e.Disabled = new(bool)
+			*e.Disabled = true
+		default:
+			err = invalid(`status: must be "A" or "D"`)
+		}
+	}
+	if err == nil {
+		err = s.svc.AdminEditUsers(r.Context(), a, ids, e)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, jobResp{JobID: uuid.NewString()})
+}
+
+// yesNo reads a "Y"/"N" field.
+func yesNo(name, v string) (*bool, error) {
+	switch v {
+	case "Y":
+		t := true
+		return &t, nil
+	case "N":
+		return new(bool), nil
+	}
+	return nil, invalid(`%s: must be "Y" or "N"`, name)
+}
+
+func (s *Server) handleUserUnlock(w http.ResponseWriter, r *http.Request, a auth.Admin) {
+	var req idsReq
+	err := decode(w, r, &req)
+	var ids []string
+	if err == nil {
+		ids, err = parseIDs(req.IDs)
+	}
+	if err == nil {
+		err = s.svc.AdminUnlock(r.Context(), a, ids)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, success)
 }
 
 // ---- admin: settings

@@ -260,6 +260,7 @@ func (e *env) enroll(token string) string {
 
 type profile struct {
 	ID          string   `json:"id"`
+	Name        string   `json:"name"`
 	Email       string   `json:"email"`
 	SuperAdmin  string   `json:"super_admin"`
 	AccountID   string   `json:"account_id"`

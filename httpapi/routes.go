@@ -16,6 +16,7 @@ func (s *Server) routeTable() []Route {
 		{"GET", b + "/profile/2fa/generate", s.authed(fullOrEnrolling, s.handleGenerate2FA)},
 		{"POST", b + "/profile/set-mfa", s.authed(full, s.handleProfileSetMFA)},
 		{"POST", b + "/profile/remove-mfa", s.authed(full, s.handleProfileRemoveMFA)},
+		{"POST", b + "/profile/set-password", s.authed(full, s.handleSetPassword)},
 
 		{"POST", b + "/user/set-mfa", s.admin(s.handleUserSetMFA)},
 		{"POST", b + "/user/remove-mfa", s.admin(s.handleUserRemoveMFA)},
@@ -24,6 +25,8 @@ func (s *Server) routeTable() []Route {
 		{"GET", b + "/user", s.admin(s.handleUsers)},
 		{"GET", b + "/user/metadata/{id}", s.admin(s.handleUser)},
 		{"POST", b + "/user/delete", s.admin(s.handleUserDelete)},
+		{"POST", b + "/user/edit", s.admin(s.handleUserEdit)},
+		{"POST", b + "/user/unlock", s.admin(s.handleUserUnlock)},
 
 		{"GET", b + "/tracking/activity", s.admin(s.handleActivity)},
 
