@@ -131,6 +131,15 @@ type Session struct {
 	Failures int       // wrong codes sent on this limited session
 }
 
+// PasswordReset is a password reset id mailed to a user; only the SHA-256
+// hash of the id is stored.
+type PasswordReset struct {
+	Hash    []byte
+	UserID  string
+	Created time.Time
+	Expires time.Time
+}
+
 // PendingTOTP is a TOTP secret made by GET /profile/2fa/generate and not yet
 // confirmed by a code.
 type PendingTOTP struct {

@@ -19,6 +19,7 @@ type Store interface {
 	ThrottleStore
 	AuditStore
 	KeyStore
+	ResetStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
@@ -165,6 +166,22 @@ type Reservation struct {
 	// Locks: the attempt was counted and reached the limit; the key is
 	// locked from now on, unless the attempt is released.
 	Locks bool
+}
+
+// ResetStore keeps password reset ids.
+type ResetStore interface {
+	// PutPasswordReset stores r, voiding the user's earlier ones.
+	PutPasswordReset(ctx context.Context, r *PasswordReset) error
+	// PasswordReset returns the reset of hash, with its user, while it is
+	// valid at now; ErrNotFound otherwise (unknown, used, voided or expired
+	// alike).
+	PasswordReset(ctx context.Context, hash []byte, now time.Time) (*PasswordReset, *User, error)
+	// UsePasswordReset consumes the reset of hash while it is valid at now,
+	// in one transaction: of concurrent uses exactly one succeeds, the
+	// others get ErrNotFound. It sets the user's password hash, closes
+	// every session of the user and clears the throttle key clearKey; it
+	// returns the user's id.
+	UsePasswordReset(ctx context.Context, hash []byte, passwordHash string, now time.Time, clearKey string) (string, error)
 }
 
 // AuditStore keeps the audit trail.

@@ -17,18 +17,20 @@ type Statements struct {
 	InsertUser, UserByID, UserByEmail, UsersOfAccount      string
 	LockIDs, DeleteSessionsOfIDs, DeleteUsersOfIDs         string
 
-	InsertSession, RecordLogin, Session, SessionUser  string
-	TouchSession, DeleteSession, FailSession          string
-	CountLimited, CapLimited, CountSessions           string
-	LockedUntil, CloseLimited, ConsumeStep, ResetKey  string
-	LockPending, ActivatePending, DropPending         string
-	PutPending, Pending, CloseOthers                  string
-	SetPIN, FactorsForRemoval, RemoveTOTP, RemovePIN  string
-	AccountForces, AdminSetTOTP, AdminSetPIN          string
-	DropPendingOfIDs, AdminRemoveTOTP, AdminRemovePIN string
-	AdminResetTOTP                                    string
-	EditName, EditEmail, EditAdmin, EditDisabled      string
-	SetPassword, ResetKeys                            string
+	InsertSession, RecordLogin, Session, SessionUser   string
+	TouchSession, DeleteSession, FailSession           string
+	CountLimited, CapLimited, CountSessions            string
+	LockedUntil, CloseLimited, ConsumeStep, ResetKey   string
+	LockPending, ActivatePending, DropPending          string
+	PutPending, Pending, CloseOthers                   string
+	SetPIN, FactorsForRemoval, RemoveTOTP, RemovePIN   string
+	AccountForces, AdminSetTOTP, AdminSetPIN           string
+	DropPendingOfIDs, AdminRemoveTOTP, AdminRemovePIN  string
+	AdminResetTOTP                                     string
+	EditName, EditEmail, EditAdmin, EditDisabled       string
+	SetPassword, ResetKeys                             string
+	DropResets, PutReset, Reset, UseReset, PurgeResets string
+	CloseAll                                           string
 
 	StoreThrottle, Release, InsertAudit, AuditEvents string
 	SealedSecrets, ResealActive, ResealPending       string
@@ -120,6 +122,13 @@ func (d *Dialect) statements() Statements {
 		EditDisabled:   q("UPDATE users SET disabled = ?, modified = ? WHERE " + in("id")),
 		SetPassword:    q("UPDATE users SET password_hash = ?, modified = ? WHERE id = ?"),
 		ResetKeys:      q("DELETE FROM throttle WHERE " + in("key")),
+		DropResets:     q("DELETE FROM password_resets WHERE user_id = ?"),
+		PutReset:       q("INSERT INTO password_resets(hash, user_id, created, expires) VALUES(?, ?, ?, ?)"),
+		Reset: q(`SELECT r.hash, r.created, r.expires, ` + qualify(userCols, "u") + `
+			FROM password_resets r JOIN users u ON u.id = r.user_id WHERE r.hash = ? AND r.expires > ?`),
+		UseReset:    q("DELETE FROM password_resets WHERE hash = ? AND expires > ? RETURNING user_id"),
+		PurgeResets: q("DELETE FROM password_resets WHERE expires <= ?"),
+		CloseAll:    q("DELETE FROM sessions WHERE user_id = ?"),
 
 		StoreThrottle: q(`INSERT INTO throttle(key, count, window_start, locked_until) VALUES(?, ?, ?, ?)
 			ON CONFLICT(key) DO UPDATE SET count = excluded.count, window_start = excluded.window_start, locked_until = excluded.locked_until`),

@@ -91,6 +91,9 @@ func (s *Store) Purge(ctx context.Context, now time.Time) error {
 		if _, err := q.Exec(s.SQL.PurgePending, n-day); err != nil {
 			return err
 		}
+		if _, err := q.Exec(s.SQL.PurgeResets, n); err != nil {
+			return err
+		}
 		_, err := q.Exec(s.SQL.PurgeThrottle, n, n-day)
 		return err
 	})
@@ -768,4 +771,51 @@ func (s *Store) Reseal(ctx context.Context, old mfad.SealedSecret, seal []byte) 
 		return nil
 	})
 	return done, err
+}
+
+// ---- password resets
+
+func (s *Store) PutPasswordReset(ctx context.Context, r *mfad.PasswordReset) error {
+	return s.tx(ctx, func(q Querier) error {
+		if _, err := q.Exec(s.SQL.DropResets, r.UserID); err != nil {
+			return err
+		}
+		_, err := q.Exec(s.SQL.PutReset, r.Hash, r.UserID, ms(r.Created), ms(r.Expires))
+		return err
+	})
+}
+
+func (s *Store) PasswordReset(ctx context.Context, hash []byte, now time.Time) (*mfad.PasswordReset, *mfad.User, error) {
+	var r mfad.PasswordReset
+	var created, expires int64
+	row := s.d.Read(ctx).QueryRow(s.SQL.Reset, hash, ms(now))
+	u, err := ScanUser(sqlrow.Prefixed{Row: row, Lead: []any{&r.Hash, &created, &expires}})
+	if err != nil {
+		return nil, nil, s.notFound(err)
+	}
+	r.UserID, r.Created, r.Expires = u.ID, fromMS(created), fromMS(expires)
+	return &r, u, nil
+}
+
+func (s *Store) UsePasswordReset(ctx context.Context, hash []byte, passwordHash string, now time.Time, clearKey string) (string, error) {
+	var userID string
+	err := s.tx(ctx, func(q Querier) error {
+		userID = ""
+		err := q.QueryRow(s.SQL.UseReset, hash, ms(now)).Scan(&userID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return mfad.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := q.Exec(s.SQL.SetPassword, passwordHash, ms(now), userID); err != nil {
+			return err
+		}
+		if _, err := q.Exec(s.SQL.CloseAll, userID); err != nil {
+			return err
+		}
+		_, err = q.Exec(s.SQL.ResetKey, clearKey)
+		return err
+	})
+	return userID, err
 }

@@ -46,6 +46,8 @@ var tests = []struct {
 	{"DeleteUsers", testDeleteUsers},
 	{"EditUsers", testEditUsers},
 	{"SetPassword", testSetPassword},
+	{"PasswordResets", testPasswordResets},
+	{"PasswordResetRace", testPasswordResetRace},
 	// Login steps.
 	{"AdvanceLoginReplayConcurrentSessions", testAdvanceLoginReplayConcurrentSessions},
 	{"AdvanceLoginOneSessionConcurrent", testAdvanceLoginOneSessionConcurrent},
