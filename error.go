@@ -35,6 +35,8 @@ const (
 	CodeUserNotFound     Code = 25
 	CodeCannotDeleteSelf Code = 26
 	CodeWrongPassword    Code = 27
+	CodeMailOff          Code = 28
+	CodeResetNotFound    Code = 29
 )
 
 // CodeInfo is one row of the table of codes: the code, the HTTP status it
@@ -74,6 +76,8 @@ var Codes = []CodeInfo{
 	{CodeUserNotFound, 404, "CodeUserNotFound", "user not found"},
 	{CodeCannotDeleteSelf, 400, "CodeCannotDeleteSelf", "an admin cannot delete, demote or disable their own user"},
 	{CodeWrongPassword, 403, "CodeWrongPassword", "the current password is wrong"},
+	{CodeMailOff, 503, "CodeMailOff", "password reset by mail is not configured"},
+	{CodeResetNotFound, 404, "CodeResetNotFound", "the reset id is unknown, used, replaced or expired"},
 }
 
 // Status is the HTTP status c is answered with (500 for a code not in

@@ -25,8 +25,10 @@ const (
 	EventSettings       = "admin.settings"
 	EventUserEdited     = "admin.user_edited"
 	EventUserUnlocked   = "admin.user_unlocked"
-	EventPasswordSet    = "password.changed"     // a user changed their own password
-	EventPasswordWrong  = "password.change.fail" // a wrong current password on a change (counted as a failed attempt)
+	EventPasswordSet    = "password.changed"         // a user changed their own password
+	EventPasswordWrong  = "password.change.fail"     // a wrong current password on a change (counted as a failed attempt)
+	EventResetRequested = "password.reset.requested" // a reset link was mailed
+	EventPasswordReset  = "password.reset"           // a reset link was used
 )
 
 // TrailEvents are the events an account's audit trail may hold, in the
@@ -39,4 +41,5 @@ var TrailEvents = []string{
 	EventFactorRemoved, EventLogout, EventAdminSetMFA, EventAdminRemoveMFA,
 	EventAdminResetMFA, EventUserCreated, EventUserDeleted, EventSettings,
 	EventUserEdited, EventUserUnlocked, EventPasswordSet, EventPasswordWrong,
+	EventResetRequested, EventPasswordReset,
 }

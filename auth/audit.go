@@ -71,7 +71,7 @@ func (e event) outcome() string {
 	return "success"
 }
 
-// announce logs the event and counts it.
+// announce logs the event, counts it, and mails the notice it calls for.
 func (s *Service) announce(ctx context.Context, e event) {
 	level := slog.LevelInfo
 	if e.failure {
@@ -91,6 +91,7 @@ func (s *Service) announce(ctx context.Context, e event) {
 		attrs = append(attrs, "detail", e.detail)
 	}
 	Logger(ctx).Log(ctx, level, "audit", attrs...)
+	s.notify(ctx, e)
 	if s.observer != nil {
 		s.observer.Event(e.name, e.step, e.outcome())
 	}

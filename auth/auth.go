@@ -115,6 +115,8 @@ type Service struct {
 	// retries bounds the background retries of throttle settlements that
 	// failed (see settle).
 	retries chan struct{}
+	// mail is set by SetMailer; nil: mail is off (see mail.go).
+	mail *outbox
 }
 
 // maxRetries is how many failed throttle settlements are retried in the

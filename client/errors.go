@@ -33,6 +33,8 @@ const (
 	CodeUserNotFound     = 25
 	CodeCannotDeleteSelf = 26
 	CodeWrongPassword    = 27
+	CodeMailOff          = 28
+	CodeResetNotFound    = 29
 )
 
 // Sentinels for the common failures; test with errors.Is.

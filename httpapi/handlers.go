@@ -596,6 +596,84 @@ func (s *Server) handleUserUnlock(w http.ResponseWriter, r *http.Request, a auth
 	writeJSON(w, http.StatusOK, success)
 }
 
+// ---- password reset (no token)
+
+type resetRequestReq struct {
+	Email *[]string `json:"email"`
+}
+
+type resetRequestResp struct {
+	Email []string `json:"email"`
+}
+
+// handleResetRequest is POST /reset-password/request: always 200 with the
+// email sent, whether a user has it or not (the mail goes out in the
+// background).
+func (s *Server) handleResetRequest(w http.ResponseWriter, r *http.Request) {
+	var req resetRequestReq
+	err := decode(w, r, &req)
+	var emails []string
+	if err == nil {
+		emails, err = required("email", req.Email)
+	}
+	if err == nil && len(emails) != 1 {
+		err = invalid("email: an array of exactly one email")
+	}
+	if err == nil {
+		err = s.svc.RequestReset(r.Context(), emails[0], clientAddr(r))
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resetRequestResp{Email: emails})
+}
+
+type resetMetaResp struct {
+	ID               string `json:"id"`
+	MultipleAccounts bool   `json:"multiple_accounts"`
+}
+
+// handleResetMetadata is GET /reset-password/metadata/{id}: 200 while the
+// id can be used, 404 otherwise.
+func (s *Server) handleResetMetadata(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := s.svc.ResetValid(r.Context(), id, clientAddr(r)); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	canonical, _ := mfad.ParseUUID(id)
+	writeJSON(w, http.StatusOK, resetMetaResp{ID: canonical})
+}
+
+type resetReq struct {
+	Password *string `json:"password"`
+}
+
+type idResp struct {
+	ID string `json:"id"`
+}
+
+// handleReset is POST /reset-password/reset/{id}: the new password, plain
+// text (not base64, unlike /profile/set-password: as the Quatrix API has
+// it).
+func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
+	var req resetReq
+	err := decode(w, r, &req)
+	var password, userID string
+	if err == nil {
+		password, err = required("password", req.Password)
+	}
+	if err == nil {
+		userID, err = s.svc.ResetPassword(r.Context(), r.PathValue("id"), password, clientAddr(r))
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, idResp{ID: userID})
+}
+
 // ---- admin: settings
 
 type settingsResp struct {

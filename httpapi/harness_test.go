@@ -40,11 +40,16 @@ func newEnv(t *testing.T, mod ...func(*auth.Config)) *env {
 
 func newEnvWithHasher(t *testing.T, hasher *passhash.Hasher, mod ...func(*auth.Config)) *env {
 	t.Helper()
-	srv := testserver.Start(t, testserver.Options{Hasher: hasher, Config: func(c *auth.Config) {
+	return newEnvWith(t, testserver.Options{Hasher: hasher, Config: func(c *auth.Config) {
 		for _, m := range mod {
 			m(c)
 		}
 	}})
+}
+
+func newEnvWith(t *testing.T, opts testserver.Options) *env {
+	t.Helper()
+	srv := testserver.Start(t, opts)
 	e := &env{t: t, srv: srv, store: srv.Store, svc: srv.Svc, clock: srv.Clock, logs: srv.Logs,
 		client: &http.Client{Timeout: 30 * time.Second}, accountA: srv.AccountID, adminA: srv.AdminID}
 	e.adminAToken = e.fullLogin(adminAEmail, adminAPassword)

@@ -12,6 +12,10 @@ func (s *Server) routeTable() []Route {
 		{"GET", b + "/session/keepalive", s.authed(full, s.handleKeepalive)},
 		{"GET", b + "/session/logout", s.authed(anySession, s.handleLogout)},
 
+		{"POST", b + "/reset-password/request", http.HandlerFunc(s.handleResetRequest)},
+		{"GET", b + "/reset-password/metadata/{id}", http.HandlerFunc(s.handleResetMetadata)},
+		{"POST", b + "/reset-password/reset/{id}", http.HandlerFunc(s.handleReset)},
+
 		{"GET", b + "/profile", s.authed(full, s.handleProfile)},
 		{"GET", b + "/profile/2fa/generate", s.authed(fullOrEnrolling, s.handleGenerate2FA)},
 		{"POST", b + "/profile/set-mfa", s.authed(full, s.handleProfileSetMFA)},

@@ -20,6 +20,7 @@ import (
 	"github.com/mfad/mfad"
 	"github.com/mfad/mfad/auth"
 	"github.com/mfad/mfad/httpapi"
+	"github.com/mfad/mfad/mailer"
 	"github.com/mfad/mfad/metrics"
 	"github.com/mfad/mfad/passhash"
 	"github.com/mfad/mfad/postgres"
@@ -85,6 +86,11 @@ type Config struct {
 	Hasher *passhash.Hasher // default: DefaultHasher
 	Log    *slog.Logger     // default: discards
 
+	// Mail turns mail on (password resets, notices); nil: off. PublicURL is
+	// the address users reach the web page at, used in the links mailed.
+	Mail      *mailer.Config
+	PublicURL string
+
 	Web        bool          // serve the web page beside the API
 	Metrics    bool          // count requests and events (Server.Metrics)
 	PurgeEvery time.Duration // how often Serve deletes expired rows; 0: every minute; < 0: never
@@ -98,8 +104,11 @@ type Server struct {
 	Metrics *metrics.Metrics // nil unless Config.Metrics
 	Handler http.Handler     // the API, and the web page with Config.Web
 
+	Mailer *mailer.Mailer // nil unless Config.Mail
+
 	log        *slog.Logger
 	purgeEvery time.Duration
+	stopMail   context.CancelFunc
 }
 
 // Open assembles a server: it opens the store (unless given one), binds the
@@ -142,11 +151,28 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		hasher = DefaultHasher()
 	}
 	svc := auth.New(store, box, hasher, cfg.Auth)
+	var m *mailer.Mailer
+	stopMail := func() {}
+	if cfg.Mail != nil {
+		mc := *cfg.Mail
+		if mc.Log == nil {
+			mc.Log = log
+		}
+		var err error
+		if m, err = mailer.New(mc); err != nil {
+			store.Close()
+			return nil, err
+		}
+		mctx, cancel := context.WithCancel(context.Background())
+		m.Start(mctx)
+		stopMail = cancel
+		svc.SetMailer(m, cfg.PublicURL)
+	}
 	api := httpapi.NewServer(svc, store, log)
 	if cfg.Web {
 		api.SetSite(web.Handler())
 	}
-	s := &Server{Store: store, Service: svc, Hasher: hasher, Handler: api, log: log, purgeEvery: cfg.PurgeEvery}
+	s := &Server{Store: store, Service: svc, Hasher: hasher, Handler: api, Mailer: m, log: log, purgeEvery: cfg.PurgeEvery, stopMail: stopMail}
 	if cfg.Metrics {
 		s.Metrics = metrics.New(store, hasher, svc.Config().Now)
 		svc.SetObserver(s.Metrics)
@@ -208,5 +234,13 @@ func (s *Server) purge(ctx context.Context) {
 	}
 }
 
-// Close closes the store.
-func (s *Server) Close() error { return s.Store.Close() }
+// Close stops the mail (the queued mail gets a few seconds to go out) and
+// closes the store.
+func (s *Server) Close() error {
+	s.Service.Close()
+	if s.Mailer != nil {
+		s.Mailer.Close(5 * time.Second)
+	}
+	s.stopMail()
+	return s.Store.Close()
+}

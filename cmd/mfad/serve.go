@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"github.com/mfad/mfad"
 	"github.com/mfad/mfad/auth"
 	"github.com/mfad/mfad/httpapi"
+	"github.com/mfad/mfad/mailer"
 	"github.com/mfad/mfad/passhash"
 	"github.com/mfad/mfad/postgres"
 	"github.com/mfad/mfad/server"
@@ -94,6 +98,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	logLevel := f.String("log-level", "MFAD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	metricsListen := f.String("metrics-listen", "MFAD_METRICS_LISTEN", "", "address for /metrics (Prometheus), e.g. 127.0.0.1:9090; off when empty")
 	withPprof := f.Bool("pprof", "MFAD_PPROF", false, "also serve /debug/pprof/ on the metrics address")
+	smtpURL := f.String("smtp-url", "MFAD_SMTP_URL", "", "mail server for password resets and notices: smtp://[user@]host[:port] (STARTTLS, required off loopback) or smtps://...; the password in MFAD_SMTP_PASSWORD; mail is off when empty")
+	smtpCA := f.String("smtp-ca-file", "MFAD_SMTP_CA_FILE", "", "PEM file of the certificates that sign the mail server's (default: the system's)")
+	mailFrom := f.String("mail-from", "MFAD_MAIL_FROM", "", "sender address of the mail (required with --smtp-url)")
+	publicURL := f.String("public-url", "MFAD_PUBLIC_URL", "", "the address users reach the web page at, e.g. https://mfad.example.com (required with --smtp-url: the links in mail)")
 	if err := f.Parse(args); err != nil {
 		if err == errHelp {
 			return nil
@@ -118,6 +126,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	mail, err := mailConfig(*smtpURL, getenv("MFAD_SMTP_PASSWORD"), *smtpCA, *mailFrom, *publicURL)
+	if err != nil {
+		return err
+	}
 	cfg := auth.DefaultConfig()
 	cfg.Issuer, cfg.IdleTimeout, cfg.MaxLifetime = *issuer, *idle, *maxLife
 	cfg.EmailThrottle = mfad.Throttle{Limit: *lockAttempts, Window: *lockWindow, Lock: *lockFor}
@@ -125,7 +137,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	s, err := server.Open(ctx, server.Config{
 		DB: *dbf.db, StoreOpts: storeOpts, KeyFile: *keyFile, Auth: cfg, Log: log,
 		Hasher: passhash.New(passhash.Default, *hashWorkers, *hashQueue, server.DefaultHashWait),
-		Web:    true, Metrics: *metricsListen != "",
+		Web:    true, Metrics: *metricsListen != "", Mail: mail, PublicURL: *publicURL,
 	})
 	if err != nil {
 		return err
@@ -136,6 +148,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		for _, f := range sqlite.LooseFiles(*dbf.db) {
 			log.Warn("a database file is open to group or others; it holds password hashes and sealed secrets: chmod 600 it", "file", f)
 		}
+	}
+	if s.Mailer == nil {
+		log.Info("mail is off (no --smtp-url): password reset by mail answers 503 and no notices are sent")
+	} else {
+		log.Info("mail is on", "server", s.Mailer.Server(), "from", *mailFrom, "public_url", *publicURL)
 	}
 	if err := bootstrap(ctx, s.Store, s.Service, *accountTitle, *adminEmail, *adminPassword, log); err != nil {
 		return err
@@ -223,4 +240,37 @@ func errText(err error) string {
 		return e.Msg
 	}
 	return err.Error()
+}
+
+// mailConfig checks the mail flags: none (mail off), or a server, a sender
+// and the public URL together.
+func mailConfig(smtpURL, password, caFile, from, publicURL string) (*mailer.Config, error) {
+	if smtpURL == "" {
+		if from != "" || caFile != "" {
+			return nil, usageError{"--mail-from and --smtp-ca-file go with --smtp-url"}
+		}
+		return nil, nil
+	}
+	if from == "" || publicURL == "" {
+		return nil, usageError{"--smtp-url needs --mail-from and --public-url (the address the links in mail point at)"}
+	}
+	if u, err := url.Parse(publicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, usageError{"--public-url: an http:// or https:// URL, e.g. https://mfad.example.com"}
+	}
+	cfg := &mailer.Config{URL: smtpURL, Password: password, From: from}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--smtp-ca-file: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, usageError{"--smtp-ca-file: no PEM certificate in " + caFile}
+		}
+		cfg.TLS = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
+	if _, err := mailer.New(*cfg); err != nil {
+		return nil, usageError{"--smtp-url or --mail-from: " + err.Error()}
+	}
+	return cfg, nil
 }

@@ -13,6 +13,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
@@ -80,8 +81,9 @@ func (m Message) Body() string {
 
 // Server is a running SMTP server.
 type Server struct {
-	Addr  string         // host:port
-	Roots *x509.CertPool // trusts the server's certificate
+	Addr    string         // host:port
+	Roots   *x509.CertPool // trusts the server's certificate
+	CertPEM []byte         // that certificate, PEM-encoded (for --smtp-ca-file)
 
 	mu       sync.Mutex
 	msgs     []Message
@@ -95,7 +97,7 @@ type Server struct {
 func Start(t testing.TB, mode Mode) *Server {
 	t.Helper()
 	cert, roots := certificate(t)
-	s := &Server{Roots: roots, arrived: make(chan struct{}, 1024)}
+	s := &Server{Roots: roots, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), arrived: make(chan struct{}, 1024)}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }))
 	srv.Domain = "localhost"
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mfad/mfad"
 	"github.com/mfad/mfad/auth"
+	"github.com/mfad/mfad/mailer"
 	"github.com/mfad/mfad/metrics"
 	"github.com/mfad/mfad/passhash"
 	"github.com/mfad/mfad/postgres"
@@ -24,6 +25,9 @@ import (
 	"github.com/mfad/mfad/sqlite"
 	"github.com/mfad/mfad/totp"
 )
+
+// PublicURL is the address the mailed links point at.
+const PublicURL = "https://mfad.example"
 
 // AdminEmail and AdminPassword are the credentials of account A's admin.
 const AdminEmail, AdminPassword = "admin-a@example.com", "admin-a-password"
@@ -90,6 +94,7 @@ type Options struct {
 	DatabaseURL string                 // a PostgreSQL database (see pgtest); default: SQLite in the test's directory
 	Hasher      *passhash.Hasher       // default: the production parameters, NumCPU workers
 	Config      func(cfg *auth.Config) // adjusts the policies
+	Mail        *mailer.Config         // turns mail on (links to https://mfad.example)
 }
 
 // Start starts a server that stops when the test ends.
@@ -132,7 +137,7 @@ func New(dir string, opts Options) (s *Server, stop func(), err error) {
 	// Assembled as "mfad serve" assembles it, with the same timeouts and
 	// limits; expired rows stay (the fake clock decides what is expired).
 	srv, err := server.Open(ctx, server.Config{Store: store, Box: seal.NewBox(seal.NewKey()), Auth: cfg, Hasher: hasher,
-		Log: log, Web: true, Metrics: true, PurgeEvery: -1})
+		Log: log, Web: true, Metrics: true, PurgeEvery: -1, Mail: opts.Mail, PublicURL: PublicURL})
 	if err != nil {
 		store.Close()
 		return nil, nil, err
