@@ -11,7 +11,9 @@ import (
 
 	"github.com/mfad/mfad"
 	"github.com/mfad/mfad/internal/pgtest"
+	"github.com/mfad/mfad/internal/smtptest"
 	"github.com/mfad/mfad/internal/testserver"
+	"github.com/mfad/mfad/mailer"
 )
 
 // lockEmails makes the email of a user (known) and one of nobody locked
@@ -108,23 +110,48 @@ func mapsEqual(a, b map[string]int) bool {
 // (with MFAD_TEST_POSTGRES set for the PostgreSQL half). The figures are
 // in SECURITY.md ("User enumeration").
 func BenchmarkLockedEmailTiming(b *testing.B) {
+	timeEmails(b, "locked-email", nil, func(c *client, known, nobody string) { lockEmails(b, c, known, nobody) },
+		func(c *client, email string) resp { return c.login(email, "guess") }, 429)
+}
+
+// BenchmarkResetRequestTiming is BenchmarkLockedEmailTiming for
+// POST /reset-password/request, mail on (a real SMTP server on loopback):
+// an email of a user against one of nobody.
+func BenchmarkResetRequestTiming(b *testing.B) {
+	timeEmails(b, "reset-request", func(o *testserver.Options) {
+		smtp := smtptest.Start(b, smtptest.Plain)
+		o.Mail = &mailer.Config{URL: "smtp://" + smtptest.User + ":" + smtptest.Password + "@" + smtp.Addr, From: "mfad@mfad.example"}
+	}, nil, func(c *client, email string) resp {
+		return c.post("/reset-password/request", "", obj{"email": []string{email}})
+	}, 200)
+}
+
+// timeEmails measures probe on the email of a user and on one of nobody,
+// b.N of each (see BenchmarkLockedEmailTiming), after prepare.
+func timeEmails(b *testing.B, what string, opts func(*testserver.Options), prepare func(c *client, known, nobody string),
+	probe func(c *client, email string) resp, status int) {
 	for _, store := range []string{"sqlite", "postgres"} {
 		b.Run(store, func(b *testing.B) {
 			o := options(false)()
 			if store == "postgres" {
 				o.DatabaseURL = pgtest.NewDatabase(b)
 			}
+			if opts != nil {
+				opts(&o)
+			}
 			srv := testserver.Start(b, o)
 			c := newClient(b, srv.URL)
 			admin := mustFull(b, c, testserver.AdminEmail, testserver.AdminPassword)
-			known, nobody := "known-locked@a.example", "nobody-locked@a.example"
-			if r := c.post("/user/create", admin, obj{"name": "Known", "email": known, "password": "known-password"}); r.Status != 200 {
+			known, nobody := "known-"+what+"@a.example", "nobody-"+what+"@a.example"
+			if r := c.post("/user/create", admin, obj{"name": "Known", "email": known, "password": "known user phrase"}); r.Status != 200 {
 				b.Fatalf("create user: %s", r)
 			}
-			lockEmails(b, c, known, nobody)
+			if prepare != nil {
+				prepare(c, known, nobody)
+			}
 			for range 200 { // warm-up: connections, statement caches, the runtime
-				c.login(known, "warm-up")
-				c.login(nobody, "warm-up")
+				probe(c, known)
+				probe(c, nobody)
 			}
 			user, none := make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N)
 			b.ResetTimer()
@@ -133,9 +160,9 @@ func BenchmarkLockedEmailTiming(b *testing.B) {
 				if i%2 == 1 {
 					first, second = nobody, known
 				}
-				r1, r2 := c.login(first, "guess"), c.login(second, "guess")
-				if r1.Status != 429 || r2.Status != 429 {
-					b.Fatalf("not locked: %s, %s", r1, r2)
+				r1, r2 := probe(c, first), probe(c, second)
+				if r1.Status != status || r2.Status != status {
+					b.Fatalf("want %d: %s, %s", status, r1, r2)
 				}
 				d1, d2 := r1.End.Sub(r1.Start), r2.End.Sub(r2.Start)
 				if first == known {
@@ -152,8 +179,8 @@ func BenchmarkLockedEmailTiming(b *testing.B) {
 			if b.N < 100 {
 				return // the framework's first, one-iteration run: too few to tell
 			}
-			b.Logf("FIGURE locked-email timing: %s: %d answers each; a user's email %s; nobody's %s; AUC %.3f",
-				store, b.N, quantiles(user), quantiles(none), auc)
+			b.Logf("FIGURE %s timing: %s: %d answers each; a user's email %s; nobody's %s; AUC %.3f",
+				what, store, b.N, quantiles(user), quantiles(none), auc)
 		})
 	}
 }

@@ -38,20 +38,32 @@ var (
 type outbox struct {
 	m         Mailer
 	publicURL string
-	jobs      chan func(context.Context)
+	jobs      chan job
 	done      chan struct{}
 }
+
+// A job runs no sooner than jobDelay after it was queued: the work a job
+// does for some emails (a reset id, a mail) then never overlaps the answer
+// of the request that queued it, whose time would tell those emails from
+// the others (see SECURITY.md, "User enumeration").
+type job struct {
+	at  time.Time
+	run func(context.Context)
+}
+
+const jobDelay = 100 * time.Millisecond
 
 // SetMailer turns mail on: reset links point at publicURL (the address
 // users reach the web page at). The jobs run until Close.
 func (s *Service) SetMailer(m Mailer, publicURL string) {
-	o := &outbox{m: m, publicURL: strings.TrimRight(publicURL, "/"), jobs: make(chan func(context.Context), 1024), done: make(chan struct{})}
+	o := &outbox{m: m, publicURL: strings.TrimRight(publicURL, "/"), jobs: make(chan job, 1024), done: make(chan struct{})}
 	s.mail = o
 	go func() {
 		defer close(o.done)
 		ctx := context.Background()
-		for job := range o.jobs {
-			job(ctx)
+		for j := range o.jobs {
+			time.Sleep(time.Until(j.at))
+			j.run(ctx)
 		}
 	}()
 }
@@ -71,14 +83,14 @@ func (s *Service) FlushMail() {
 		return
 	}
 	done := make(chan struct{})
-	s.mail.jobs <- func(context.Context) { close(done) }
+	s.mail.jobs <- job{run: func(context.Context) { close(done) }}
 	<-done
 }
 
 // later queues a mail job; a full queue drops it, with a log line.
-func (s *Service) later(ctx context.Context, what string, job func(context.Context)) {
+func (s *Service) later(ctx context.Context, what string, run func(context.Context)) {
 	select {
-	case s.mail.jobs <- job:
+	case s.mail.jobs <- job{at: time.Now().Add(jobDelay), run: run}:
 	default:
 		Logger(ctx).ErrorContext(ctx, "mail job dropped: the queue is full", "job", what)
 	}
