@@ -29,6 +29,10 @@ const (
 	EventPasswordWrong  = "password.change.fail"     // a wrong current password on a change (counted as a failed attempt)
 	EventResetRequested = "password.reset.requested" // a reset link was mailed
 	EventPasswordReset  = "password.reset"           // a reset link was used
+	// An operator's change through "mfad user" on the database.
+	EventOperatorResetMFA    = "operator.reset_mfa"
+	EventOperatorUnlock      = "operator.unlock"
+	EventOperatorSetPassword = "operator.set_password"
 )
 
 // TrailEvents are the events an account's audit trail may hold, in the
@@ -42,4 +46,5 @@ var TrailEvents = []string{
 	EventAdminResetMFA, EventUserCreated, EventUserDeleted, EventSettings,
 	EventUserEdited, EventUserUnlocked, EventPasswordSet, EventPasswordWrong,
 	EventResetRequested, EventPasswordReset,
+	EventOperatorResetMFA, EventOperatorUnlock, EventOperatorSetPassword,
 }

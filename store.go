@@ -49,6 +49,8 @@ type UserStore interface {
 	User(ctx context.Context, id string) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
 	Users(ctx context.Context, accountID string) ([]*User, error)
+	// AllUsers lists the users of every account, for operators.
+	AllUsers(ctx context.Context) ([]*User, error)
 	// DeleteUsers removes the users and their sessions; ErrUnknownIDs (and no
 	// change) when an id is not a user of the account.
 	DeleteUsers(ctx context.Context, accountID string, ids []string) error

@@ -231,14 +231,16 @@ func (s *Service) ResetPassword(ctx context.Context, id, password, addr string) 
 
 // notices are the events whose users get a mail, and what it says.
 var notices = map[string]string{
-	mfad.EventPasswordSet:    "The password of your account was changed.",
-	mfad.EventPasswordReset:  "The password of your account was reset, with a link mailed to this address.",
-	mfad.EventFactorSet:      "A second factor was turned on for your account.",
-	mfad.EventFactorRemoved:  "A second factor was turned off for your account.",
-	mfad.EventAdminSetMFA:    "An administrator turned on a second factor for your account.",
-	mfad.EventAdminRemoveMFA: "An administrator turned off a second factor for your account.",
-	mfad.EventAdminResetMFA:  "An administrator reset your authenticator app: your next sign-in sets it up again.",
-	mfad.EventLockout:        "Your account was locked after too many failed sign-in attempts. It unlocks by itself after a while; an administrator can unlock it sooner.",
+	mfad.EventPasswordSet:         "The password of your account was changed.",
+	mfad.EventPasswordReset:       "The password of your account was reset, with a link mailed to this address.",
+	mfad.EventFactorSet:           "A second factor was turned on for your account.",
+	mfad.EventFactorRemoved:       "A second factor was turned off for your account.",
+	mfad.EventAdminSetMFA:         "An administrator turned on a second factor for your account.",
+	mfad.EventAdminRemoveMFA:      "An administrator turned off a second factor for your account.",
+	mfad.EventAdminResetMFA:       "An administrator reset your authenticator app: your next sign-in sets it up again.",
+	mfad.EventLockout:             "Your account was locked after too many failed sign-in attempts. It unlocks by itself after a while; an administrator can unlock it sooner.",
+	mfad.EventOperatorResetMFA:    "The operator of the server reset your authenticator app: your next sign-in sets it up again.",
+	mfad.EventOperatorSetPassword: "The operator of the server set a new password for your account.",
 }
 
 // notify mails the users e concerns, when e is one of the notices and

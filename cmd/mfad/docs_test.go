@@ -86,6 +86,7 @@ func TestOperationsDocMatchesFlags(t *testing.T) {
 		{[]string{"serve"}, "## Configuration of mfad serve"},
 		{[]string{"account", "create"}, "## mfad account create"},
 		{[]string{"rotate-key"}, "## Key rotation"},
+		{[]string{"user", "unlock"}, "## mfad user"},
 	} {
 		code, doc := helpFlags(t, c.command...), docFlags(t, c.heading)
 		for name, cf := range code {

@@ -2,6 +2,7 @@
 //
 //	mfad serve                 run the server (SQLite mfad.db by default)
 //	mfad account create ...    add an account and its first admin
+//	mfad user ...              list users, reset a factor, unlock, set a password (operators)
 //
 // main only wires packages together; run holds everything so tests can start
 // the real server in-process with their own arguments and environment.
@@ -43,6 +44,7 @@ Usage:
   mfad serve [flags]             run the server
   mfad account create [flags]    create an account and its first admin
   mfad rotate-key [flags]        re-encrypt every TOTP secret under a new key
+  mfad user <command> [flags]    list users; reset-mfa, unlock or set-password --email E
   mfad help [command]            show help
 
 Run "mfad serve --help" or "mfad account create --help" for the flags.
@@ -58,6 +60,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "rotate-key":
 		return rotateKey(ctx, args[1:], getenv, stdout, stderr)
+	case "user":
+		return user(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "account":
 		if len(args) < 2 || args[1] != "create" {
 			fmt.Fprint(stderr, usage)

@@ -30,7 +30,7 @@ type Statements struct {
 	EditName, EditEmail, EditAdmin, EditDisabled       string
 	SetPassword, ResetKeys                             string
 	DropResets, PutReset, Reset, UseReset, PurgeResets string
-	CloseAll                                           string
+	CloseAll, AllUsers                                 string
 
 	StoreThrottle, Release, InsertAudit, AuditEvents string
 	SealedSecrets, ResealActive, ResealPending       string
@@ -129,6 +129,7 @@ func (d *Dialect) statements() Statements {
 		UseReset:    q("DELETE FROM password_resets WHERE hash = ? AND expires > ? RETURNING user_id"),
 		PurgeResets: q("DELETE FROM password_resets WHERE expires <= ?"),
 		CloseAll:    q("DELETE FROM sessions WHERE user_id = ?"),
+		AllUsers:    q("SELECT " + userCols + " FROM users ORDER BY account_id, created, id"),
 
 		StoreThrottle: q(`INSERT INTO throttle(key, count, window_start, locked_until) VALUES(?, ?, ?, ?)
 			ON CONFLICT(key) DO UPDATE SET count = excluded.count, window_start = excluded.window_start, locked_until = excluded.locked_until`),

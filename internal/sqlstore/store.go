@@ -188,7 +188,15 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*mfad.User, erro
 }
 
 func (s *Store) Users(ctx context.Context, accountID string) ([]*mfad.User, error) {
-	rows, err := s.d.Read(ctx).Query(s.SQL.UsersOfAccount, accountID)
+	return s.users(ctx, s.SQL.UsersOfAccount, accountID)
+}
+
+func (s *Store) AllUsers(ctx context.Context) ([]*mfad.User, error) {
+	return s.users(ctx, s.SQL.AllUsers)
+}
+
+func (s *Store) users(ctx context.Context, query string, args ...any) ([]*mfad.User, error) {
+	rows, err := s.d.Read(ctx).Query(query, args...)
 	if err != nil {
 		return nil, s.d.Err(err)
 	}
