@@ -179,7 +179,15 @@ func (p *page) message() string {
 
 func (p *page) open() {
 	p.t.Helper()
-	p.do("open the front page", chromedp.Navigate(p.srv.URL+"/"))
+	p.openAt("/")
+	p.waitView("signin")
+}
+
+// openAt loads the page at path (which may carry a hash) and starts
+// recording its errors.
+func (p *page) openAt(path string) {
+	p.t.Helper()
+	p.do("open "+path, chromedp.Navigate(p.srv.URL+path))
 	// Record uncaught errors and CSP violations from here on.
 	eval[chromedp.Void](p, `(() => {
 		window.__problems = [];
@@ -187,7 +195,6 @@ func (p *page) open() {
 		window.addEventListener('error', (e) => window.__problems.push('error: ' + e.message));
 		window.addEventListener('unhandledrejection', (e) => window.__problems.push('rejection: ' + e.reason));
 	})()`)
-	p.waitView("signin")
 }
 
 func (p *page) waitView(name string) {
@@ -418,7 +425,7 @@ func TestBrowser(t *testing.T) {
 		p.waitMessage("PIN is forced on 1 user")
 		p.waitFor("Pat's row to show PIN forced", `() => {
 			const row = document.querySelector('#users-body tr[data-email="pat@example.com"]');
-			return row && row.cells[4].textContent === 'PIN' && row.cells[5].textContent === 'PIN';
+			return row && row.cells[5].textContent === 'PIN' && row.cells[6].textContent === 'PIN';
 		}`)
 		p.signOut()
 
@@ -506,6 +513,8 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("token %q kept after the session expired", tok)
 		}
 	})
+
+	lifecycleScenarios(t, browser)
 
 	// Sign in with the keyboard only: type, Tab, type, Enter.
 	t.Run("KeyboardOnlySignIn", func(t *testing.T) {

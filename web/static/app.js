@@ -3,8 +3,11 @@
 // Every call goes to /api/1.0 with the session in the X-Auth-Token header.
 // The session id lives in sessionStorage only (one tab, gone when it closes)
 // and never in a URL: the hash holds only the page name (#/security,
-// #/users). Text from the server is always set with textContent, never as
-// HTML.
+// #/users). The one exception is the link of a password-reset mail,
+// #reset=<id>: the page takes the id into memory and replaces the address
+// with #/reset at once, so the id stays neither in the address bar nor in
+// the history. Text from the server is always set with textContent, never
+// as HTML.
 'use strict';
 
 (function () {
@@ -18,6 +21,8 @@
   let enrollMode = 'profile'; // 'login' (Mfa-Code 3) or 'profile' (security page)
   let flash = null; // the message the next view shows: {text, kind}
   let renderSeq = 0; // drops the results of superseded renders
+  let resetId = ''; // the id of the open password-reset link (memory only)
+  let users = new Map(); // the users page's users by id, for the edit form
 
   // ---- session state
 
@@ -116,7 +121,9 @@
 
   // errorText turns an API error into a sentence for people. ctx says what
   // was being done: 'signin', 'totp', 'pin', 'enroll', 'profile-pin',
-  // 'remove', 'users', 'create', 'settings', 'load'.
+  // 'remove', 'users', 'create', 'settings', 'load', 'password' (change or
+  // reset), 'forgot', 'edit'. A refused password (code 2, msg "password:
+  // ...") is said as such wherever it happens.
   function errorText(err, ctx) {
     if (err.status === 0) return 'Cannot reach the server. Check your connection and try again.';
     switch (err.code) {
@@ -126,6 +133,7 @@
         if (ctx === 'profile-pin' || ctx === 'users-pin') return 'A PIN must be 4 to 12 digits.';
         if (ctx === 'totp' || ctx === 'enroll') return 'Enter the 6-digit code from your authenticator app.';
         if (ctx === 'pin') return 'Enter your PIN: 4 to 12 digits.';
+        if (err.message.startsWith('password: ')) return 'The password is refused: ' + err.message.slice(10) + '.';
         return 'Please check the form: ' + err.message + '.';
       case 3: return 'The request is too large.';
       case 4: case 5: case 6: return 'The request was refused (' + err.message + ').';
@@ -150,7 +158,10 @@
       case 23: return 'One or more selected users are not users of your account. Nothing was changed.';
       case 24: return 'That email is already taken by another user.';
       case 25: return 'User not found.';
-      case 26: return 'You cannot delete your own user.';
+      case 26: return 'You cannot delete, disable or take administrator rights from your own user.';
+      case 27: return 'Your current password is wrong. (Failed attempts count towards a lockout.)';
+      case 28: return 'Password reset by mail is not set up on this server. An administrator can set a new password for you.';
+      case 29: return 'This reset link is unknown, used, replaced by a newer one or expired. Ask for a new one below.';
     }
     if (err.status === 429) return lockedText(err.retryAfter);
     if (err.status === 503) return 'The service is busy or unavailable. Try again in a few seconds.';
@@ -217,6 +228,8 @@
     enroll: 'Set up two-factor authentication',
     security: 'Security',
     users: 'Users',
+    forgot: 'Reset your password',
+    reset: 'Set a new password',
   };
 
   function showView(name, focusId) {
@@ -252,8 +265,22 @@
 
   async function render() {
     const seq = ++renderSeq;
+    if (location.hash.startsWith('#reset=')) {
+      // The link of a reset mail: keep the id in memory only.
+      const m = /^#reset=([0-9a-fA-F-]{36})$/.exec(location.hash);
+      resetId = m ? m[1].toLowerCase() : '';
+      history.replaceState(null, '', location.pathname + location.search + '#/reset');
+    }
     const s = session();
     const page = location.hash.replace(/^#\/?/, '');
+    if (page === 'forgot') {
+      showView('forgot', 'forgot-email');
+      return;
+    }
+    if (page === 'reset') {
+      await showReset(seq);
+      return;
+    }
     if (!s.token) {
       showView('signin', 'signin-email');
       return;
@@ -469,6 +496,7 @@
     const hasPin = methods.includes('PIN');
     const forced2fa = forced.includes('2FA');
     const forcedPin = forced.includes('PIN');
+    $('sec-pw-user').value = p.email;
     $('sec-who').textContent = 'Signed in as ' + p.name + ' (' + p.email + ')' + (p.super_admin === 'Y' ? ', administrator.' : '.');
     $('sec-2fa-state').textContent = has2fa ? 'On' : 'Off';
     $('sec-2fa-forced').textContent = forced2fa ? 'Forced (required)' : 'Not forced';
@@ -526,6 +554,119 @@
     });
   }
 
+  // ---- passwords
+
+  // checkNewPassword checks what the page can before a new password is
+  // sent: both fields the same, at least 8 characters (code points, as the
+  // server counts). The server applies the rest of the policy. It shows the
+  // problem and answers false.
+  function checkNewPassword(id, againId) {
+    const pw = $(id).value;
+    if ([...pw].length < 8) {
+      showMsg('The new password needs at least 8 characters.', 'error');
+      $(id).focus();
+      return false;
+    }
+    if (pw !== $(againId).value) {
+      showMsg('The two new passwords differ. Type the same password twice.', 'error');
+      $(againId).value = '';
+      $(againId).focus();
+      return false;
+    }
+    return true;
+  }
+
+  async function onChangePassword(ev) {
+    ev.preventDefault();
+    if (!$('sec-pw-current').value) {
+      showMsg('Enter your current password.', 'error');
+      $('sec-pw-current').focus();
+      return;
+    }
+    if (!checkNewPassword('sec-pw-new', 'sec-pw-new2')) return;
+    await busy($('sec-pw-form'), async () => {
+      try {
+        await api('POST', '/profile/set-password', {
+          body: { password: base64($('sec-pw-current').value), new_password: base64($('sec-pw-new').value) },
+        });
+      } catch (err) {
+        fail(err, 'password');
+        if (err.code === 27 || err.code === 15) {
+          $('sec-pw-current').value = '';
+          $('sec-pw-current').focus();
+        }
+        return;
+      }
+      $('sec-pw-form').reset();
+      go('#/security', 'Your password is changed. Your other sessions were signed out.', 'ok');
+    });
+  }
+
+  async function onForgot(ev) {
+    ev.preventDefault();
+    const email = $('forgot-email').value.trim();
+    if (!email) {
+      showMsg('Enter your email.', 'error');
+      $('forgot-email').focus();
+      return;
+    }
+    await busy($('forgot-form'), async () => {
+      try {
+        await api('POST', '/reset-password/request', { body: { email: [email] } });
+      } catch (err) {
+        fail(err, 'forgot');
+        return;
+      }
+      $('forgot-form').reset();
+      go('#/', 'If a user has the email ' + email + ', a link to set a new password is on its way to it. It works once, for 30 minutes.', 'ok');
+    });
+  }
+
+  async function showReset(seq) {
+    if (!resetId) {
+      go('#/forgot', 'This page needs the link from your reset mail: open it again, or ask for a new one below.', 'error');
+      return;
+    }
+    try {
+      await api('GET', '/reset-password/metadata/' + encodeURIComponent(resetId));
+    } catch (err) {
+      if (seq !== renderSeq) return;
+      if (err.code === 29) {
+        resetId = '';
+        go('#/forgot', errorText(err, 'password'), 'error');
+        return;
+      }
+      showView('reset', 'reset-title');
+      showMsg(errorText(err, 'password'), 'error');
+      return;
+    }
+    if (seq !== renderSeq) return;
+    $('reset-form').reset();
+    showView('reset', 'reset-password');
+  }
+
+  async function onReset(ev) {
+    ev.preventDefault();
+    if (!checkNewPassword('reset-password', 'reset-password2')) return;
+    await busy($('reset-form'), async () => {
+      try {
+        await api('POST', '/reset-password/reset/' + encodeURIComponent(resetId), { body: { password: $('reset-password').value } });
+      } catch (err) {
+        if (err.code === 29) {
+          resetId = '';
+          go('#/forgot', errorText(err, 'password'), 'error');
+          return;
+        }
+        fail(err, 'password');
+        return;
+      }
+      resetId = '';
+      $('reset-form').reset();
+      clearSession(); // the reset closed every session of the user
+      go('#/', 'Your new password is set. Sign in with it.', 'ok');
+    });
+  }
+
   // ---- users page (admins)
 
   function list(a) {
@@ -538,14 +679,14 @@
   }
 
   async function showUsers(seq) {
-    let users, settings;
+    let userList, settings;
     try {
       if (!profile) await loadProfile();
       if (profile.super_admin !== 'Y') {
         go('#/security', 'The users page is for administrators.', 'error');
         return;
       }
-      [users, settings] = await Promise.all([api('GET', '/user'), api('GET', '/settings')]);
+      [userList, settings] = await Promise.all([api('GET', '/user'), api('GET', '/settings')]);
     } catch (err) {
       fail(err, 'load');
       return;
@@ -559,7 +700,8 @@
 
     const body = $('users-body');
     body.textContent = '';
-    const rows = (users.data || []).slice().sort((a, b) => a.email.localeCompare(b.email));
+    const rows = (userList.data || []).slice().sort((a, b) => a.email.localeCompare(b.email));
+    users = new Map(rows.map((u) => [u.id, u]));
     for (const u of rows) {
       const tr = document.createElement('tr');
       const sel = document.createElement('td');
@@ -576,6 +718,7 @@
       sel.append(box, lab);
       tr.append(sel);
       const cells = [u.name, u.email, u.super_admin === 'Y' ? 'Admin' : 'User',
+        u.status === 'D' ? 'Disabled' : 'Active',
         list(u.auth_methods), list(u.forced_auth), when(u.last_login)];
       cells.forEach((text, i) => {
         const td = document.createElement(i === 1 ? 'th' : 'td');
@@ -583,10 +726,21 @@
         td.textContent = text;
         tr.append(td);
       });
+      const edit = document.createElement('button');
+      edit.type = 'button';
+      edit.className = 'link';
+      edit.textContent = 'Edit';
+      edit.setAttribute('aria-label', 'Edit ' + u.email);
+      edit.addEventListener('click', () => openEdit(u.id));
+      const td = document.createElement('td');
+      td.append(edit);
+      tr.append(td);
       tr.dataset.email = u.email;
       body.append(tr);
     }
     $('users-all').checked = false;
+    $('users-delete-confirm').checked = false;
+    $('edit-user').hidden = true;
     showView('users');
   }
 
@@ -595,16 +749,26 @@
   }
 
   function onActionChange() {
-    const pin = document.querySelector('input[name="action"]:checked').value === 'force-pin';
-    $('users-pin-field').hidden = !pin;
+    const action = document.querySelector('input[name="action"]:checked').value;
+    $('users-pin-field').hidden = action !== 'force-pin';
+    $('users-delete-field').hidden = action !== 'delete';
   }
 
+  // ACTIONS are the bulk changes of the users page: the endpoint, the body
+  // besides the ids, the message, and whether the change closes the users'
+  // sessions (and so the admin's own, when they are among them).
   const ACTIONS = {
-    'force-2fa': { path: '/user/set-mfa', type: '2FA', done: '2FA is forced on' },
-    'force-pin': { path: '/user/set-mfa', type: 'PIN', done: 'PIN is forced on' },
-    'remove-2fa': { path: '/user/remove-mfa', type: '2FA', done: '2FA is removed for' },
-    'remove-pin': { path: '/user/remove-mfa', type: 'PIN', done: 'PIN is removed for' },
-    'reset-2fa': { path: '/user/reset-mfa', type: '2FA', done: '2FA is reset for' },
+    'force-2fa': { path: '/user/set-mfa', body: { auth_type: '2FA' }, done: '2FA is forced on', closes: true },
+    'force-pin': { path: '/user/set-mfa', body: { auth_type: 'PIN' }, done: 'PIN is forced on', closes: true },
+    'remove-2fa': { path: '/user/remove-mfa', body: { auth_type: '2FA' }, done: '2FA is removed for' },
+    'remove-pin': { path: '/user/remove-mfa', body: { auth_type: 'PIN' }, done: 'PIN is removed for' },
+    'reset-2fa': { path: '/user/reset-mfa', body: { auth_type: '2FA' }, done: '2FA is reset for', closes: true },
+    'unlock': { path: '/user/unlock', body: {}, done: 'Failed sign-in attempts are cleared for' },
+    'disable': { path: '/user/edit', body: { status: 'D' }, done: 'Sign-in is disabled for', closes: true },
+    'enable': { path: '/user/edit', body: { status: 'A' }, done: 'Sign-in is enabled for' },
+    'make-admin': { path: '/user/edit', body: { super_admin: 'Y' }, done: 'Administrator rights are given to' },
+    'make-user': { path: '/user/edit', body: { super_admin: 'N' }, done: 'Administrator rights are taken from' },
+    'delete': { path: '/user/delete', body: {}, done: 'Deleted', closes: true },
   };
 
   async function onApply(ev) {
@@ -616,7 +780,12 @@
     }
     const action = document.querySelector('input[name="action"]:checked').value;
     const a = ACTIONS[action];
-    const body = { ids: ids, auth_type: a.type };
+    const body = Object.assign({ ids: ids }, a.body);
+    if (action === 'delete' && !$('users-delete-confirm').checked) {
+      showMsg('Tick the box to confirm that the selected users are to be deleted.', 'error');
+      $('users-delete-confirm').focus();
+      return;
+    }
     if (action === 'force-pin') {
       const pin = codeValue('users-pin');
       if (!/^[0-9]{4,12}$/.test(pin)) {
@@ -635,13 +804,68 @@
       }
       $('users-pin').value = '';
       const text = a.done + ' ' + plural(ids.length, 'user') + '.';
-      if (profile && ids.includes(profile.id) && action !== 'remove-2fa' && action !== 'remove-pin') {
+      if (a.closes && profile && ids.includes(profile.id)) {
         // Forcing or resetting a factor closes the users' sessions: ours too.
         clearSession();
         go('#/', text + ' Your own sessions were closed by this change: sign in again.', 'ok');
         return;
       }
-      go('#/users', text + ' Their sessions were closed.', 'ok');
+      go('#/users', text + (a.closes ? ' Their sessions were closed.' : ''), 'ok');
+    });
+  }
+
+  let editId = ''; // the user the edit form shows
+
+  function openEdit(id) {
+    const u = users.get(id);
+    if (!u) return;
+    editId = id;
+    const self = profile && profile.id === id;
+    $('edit-title').textContent = 'Edit ' + u.email;
+    $('edit-name').value = u.name;
+    $('edit-email').value = u.email;
+    $('edit-admin').checked = u.super_admin === 'Y';
+    $('edit-disabled').checked = u.status === 'D';
+    $('edit-admin').disabled = self;
+    $('edit-disabled').disabled = self;
+    $('edit-self').hidden = !self;
+    $('edit-user').hidden = false;
+    $('edit-user').scrollIntoView({ block: 'start' });
+    $('edit-title').focus();
+  }
+
+  async function onEdit(ev) {
+    ev.preventDefault();
+    const u = users.get(editId);
+    if (!u) return;
+    const name = $('edit-name').value.trim();
+    const email = $('edit-email').value.trim();
+    if (!name || !email) {
+      showMsg('A user needs a name and an email.', 'error');
+      $(name ? 'edit-email' : 'edit-name').focus();
+      return;
+    }
+    // Only what changed is sent.
+    const body = { ids: [editId] };
+    if (name !== u.name) body.name = name;
+    if (email !== u.email) body.email = email;
+    const admin = $('edit-admin').checked ? 'Y' : 'N';
+    if (admin !== u.super_admin) body.super_admin = admin;
+    const status = $('edit-disabled').checked ? 'D' : 'A';
+    if (status !== (u.status || 'A')) body.status = status;
+    if (Object.keys(body).length === 1) {
+      showMsg('Nothing was changed.', 'info');
+      return;
+    }
+    await busy($('edit-form'), async () => {
+      try {
+        await api('POST', '/user/edit', { body: body });
+      } catch (err) {
+        fail(err, 'edit');
+        return;
+      }
+      if (editId === (profile && profile.id)) profile = null; // reread the own profile
+      go('#/users', 'User ' + email + ' is saved.' + (body.status === 'D' ? ' Their sessions were closed.' : ''), 'ok');
     });
   }
 
@@ -708,6 +932,11 @@
     $('acct-form').addEventListener('submit', onSettings);
     $('users-form').addEventListener('submit', onApply);
     $('create-form').addEventListener('submit', onCreate);
+    $('edit-form').addEventListener('submit', onEdit);
+    $('edit-cancel').addEventListener('click', () => { $('edit-user').hidden = true; showMsg(''); });
+    $('sec-pw-form').addEventListener('submit', onChangePassword);
+    $('forgot-form').addEventListener('submit', onForgot);
+    $('reset-form').addEventListener('submit', onReset);
     $('users-all').addEventListener('change', (ev) => {
       document.querySelectorAll('#users-body input[name="user-id"]').forEach((b) => { b.checked = ev.target.checked; });
     });
