@@ -11,6 +11,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,6 +100,7 @@ type call struct {
 	body         any
 	out          any
 	basic        *[2]string
+	noToken      bool // send no X-Auth-Token (the calls for people without a session)
 	safe         bool // may be retried
 }
 
@@ -158,7 +160,7 @@ func (c *Client) once(ctx context.Context, k call, payload []byte) (int, http.He
 	}
 	if k.basic != nil {
 		req.SetBasicAuth(k.basic[0], k.basic[1])
-	} else if tok := c.SessionID(); tok != "" {
+	} else if tok := c.SessionID(); tok != "" && !k.noToken {
 		req.Header.Set("X-Auth-Token", tok)
 	}
 	res, err := c.http.Do(req)
@@ -333,6 +335,61 @@ func (c *Client) ProfileRemoveMfaPost(ctx context.Context, body ProfileRemoveMfa
 	return fetch[ProfileRemoveMfaResp](ctx, c, call{method: "POST", path: BasePath + "/profile/remove-mfa", body: body})
 }
 
+// SetPassword changes the caller's password (POST /profile/set-password)
+// and returns the caller's email. Both passwords are sent base64-encoded,
+// as the server wants them. A wrong current password is ErrWrongPassword
+// and counts toward the lockout like a wrong password at login; a new
+// password that breaks the password policy is ErrInvalid. Every other
+// session of the user is closed; the client's stays valid.
+func (c *Client) SetPassword(ctx context.Context, current, newPassword string) (string, error) {
+	body := profileSetPasswordReq{
+		Password:    base64.StdEncoding.EncodeToString([]byte(current)),
+		NewPassword: base64.StdEncoding.EncodeToString([]byte(newPassword)),
+	}
+	resp, err := fetch[emailResp](ctx, c, call{method: "POST", path: BasePath + "/profile/set-password", body: body})
+	if err != nil {
+		return "", err
+	}
+	return resp.Email, nil
+}
+
+// ---- password reset (no session)
+
+// RequestPasswordReset asks the server to mail a reset link to email (POST
+// /reset-password/request). The answer is the same whether a user has the
+// email or not: a nil error says only that the request was taken. The link
+// points at the server's web page and holds the reset id that
+// PasswordResetValid and ResetPassword take. A server without mail answers
+// ErrMailOff.
+func (c *Client) RequestPasswordReset(ctx context.Context, email string) error {
+	_, _, err := c.do(ctx, call{method: "POST", path: BasePath + "/reset-password/request", body: resetRequestReq{Email: []string{email}}, noToken: true})
+	return err
+}
+
+// PasswordResetValid reports whether a mailed reset id can still be used
+// (GET /reset-password/metadata/{id}): nil if so, ErrResetNotFound when it
+// is unknown, used, replaced by a newer one or expired. It is never
+// retried: a lookup that finds nothing counts against the client address's
+// limit.
+func (c *Client) PasswordResetValid(ctx context.Context, id string) error {
+	_, _, err := c.do(ctx, call{method: "GET", path: BasePath + "/reset-password/metadata/" + url.PathEscape(id), noToken: true})
+	return err
+}
+
+// ResetPassword sets a new password with a mailed reset id (POST
+// /reset-password/reset/{id}) and returns the user's id. The id works
+// once: afterwards, and for unknown or expired ids, the error is
+// ErrResetNotFound. A password that breaks the policy is ErrInvalid and
+// leaves the id valid. Every session of the user is closed; their second
+// factors stay.
+func (c *Client) ResetPassword(ctx context.Context, id, newPassword string) (string, error) {
+	resp, err := fetch[idResp](ctx, c, call{method: "POST", path: BasePath + "/reset-password/reset/" + url.PathEscape(id), body: resetReq{Password: newPassword}, noToken: true})
+	if err != nil {
+		return "", err
+	}
+	return resp.ID, nil
+}
+
 // ---- admin
 
 // UserSetMfaPost turns a factor on, forced, for users of the admin's account.
@@ -377,6 +434,87 @@ func (c *Client) UserMetadata(ctx context.Context, id string) (*UserResp, error)
 // UserDelete removes users of the admin's account.
 func (c *Client) UserDelete(ctx context.Context, body IdsReq) (*IdsResp, error) {
 	return fetch[IdsResp](ctx, c, call{method: "POST", path: BasePath + "/user/delete", body: body})
+}
+
+// EditUsers changes users of the admin's account (POST /user/edit): all of
+// them or none. edit.Email may be set only with exactly one id. Disabling
+// closes the users' sessions and makes their logins fail as a wrong
+// password would; an admin cannot demote or disable their own user. The
+// change is committed when EditUsers returns; the job id is the one the
+// server answers with, kept for the Quatrix clients that expect a job.
+func (c *Client) EditUsers(ctx context.Context, ids []string, edit UserEdit) (string, error) {
+	body := userEditReq{IDs: ids, Name: edit.Name, Email: edit.Email}
+	if body.IDs == nil {
+		body.IDs = []string{}
+	}
+	if edit.SuperAdmin != nil {
+		body.SuperAdmin = "N"
+		if *edit.SuperAdmin {
+			body.SuperAdmin = "Y"
+		}
+	}
+	if edit.Disabled != nil {
+		body.Status = StatusActive
+		if *edit.Disabled {
+			body.Status = StatusDisabled
+		}
+	}
+	resp, err := fetch[jobResp](ctx, c, call{method: "POST", path: BasePath + "/user/edit", body: body})
+	if err != nil {
+		return "", err
+	}
+	return resp.JobID, nil
+}
+
+// UnlockUsers lifts the lockout of users of the admin's account (POST
+// /user/unlock): the failed attempts counted on their emails are cleared.
+func (c *Client) UnlockUsers(ctx context.Context, ids []string) error {
+	if ids == nil {
+		ids = []string{}
+	}
+	_, err := c.status(ctx, "/user/unlock", IdsReq{IDs: ids})
+	return err
+}
+
+// UserByEmail finds the user of the admin's account who has email, among
+// Users. Emails are compared ignoring the case of ASCII letters only (and
+// white space around email), as the server tells identities apart, so at
+// most one user matches; other characters must match exactly. When no
+// user has the email the error is a *UserNotFoundError, which matches
+// ErrNotFound.
+func (c *Client) UserByEmail(ctx context.Context, email string) (*UserResp, error) {
+	users, err := c.Users(ctx)
+	if err != nil {
+		return nil, err
+	}
+	want := strings.TrimSpace(email)
+	for i := range users {
+		if equalFoldASCII(users[i].Email, want) {
+			return &users[i], nil
+		}
+	}
+	return nil, &UserNotFoundError{Email: email}
+}
+
+// equalFoldASCII reports whether a and b are equal once the ASCII letters
+// A-Z are made lower case; every other byte must be equal.
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // Settings returns the account's settings.

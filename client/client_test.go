@@ -3,12 +3,14 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -17,7 +19,9 @@ import (
 	"time"
 
 	"github.com/mfad/mfad/client"
+	"github.com/mfad/mfad/internal/smtptest"
 	"github.com/mfad/mfad/internal/testserver"
+	"github.com/mfad/mfad/mailer"
 	"github.com/mfad/mfad/passhash"
 )
 
@@ -798,6 +802,489 @@ func TestUserSetRemoveResetMfa(t *testing.T) {
 	// A malformed id: 400 code 2.
 	_, err = e.admin.UserRemoveMfaPost(ctx, client.UserRemoveMfaReq{IDs: []string{"not-a-uuid"}, AuthType: client.PIN})
 	wantAPIError(t, err, http.StatusBadRequest, client.CodeInvalid)
+}
+
+// ---- passwords and users over their life
+
+func TestSetPassword(t *testing.T) {
+	e := newEnv(t)
+	ctx := e.ctx
+	u := e.newUser()
+	c := e.login(u)
+	bystander := e.login(u) // another session of the same user
+
+	// A wrong current password: 403 code 27, not a 401 (the session stays).
+	_, err := c.SetPassword(ctx, "not-the-password", "a new passphrase 1")
+	wantAPIError(t, err, http.StatusForbidden, client.CodeWrongPassword)
+	wantIs(t, err, client.ErrWrongPassword, client.ErrForbidden)
+	wantNotIs(t, err, client.ErrUnauthorized, client.ErrBadCredentials, client.ErrInvalid)
+	// A new password that breaks the policy: 400 code 2, whatever the
+	// current password.
+	for _, weak := range []string{"short", u.Email, "password"} {
+		_, err = c.SetPassword(ctx, u.Password, weak)
+		wantAPIError(t, err, http.StatusBadRequest, client.CodeInvalid)
+		wantIs(t, err, client.ErrInvalid)
+		wantNotIs(t, err, client.ErrWrongPassword)
+	}
+	e.profile(bystander) // nothing changed yet
+
+	// Success: the email back, the caller's session kept, every other one
+	// closed. Non-ASCII passwords go through base64 unharmed.
+	const next = "Grüße aus Köln, 2026 ✓"
+	email, err := c.SetPassword(ctx, u.Password, next)
+	if err != nil {
+		t.Fatalf("SetPassword: %v", err)
+	}
+	if email != u.Email {
+		t.Fatalf("SetPassword = %q, want %q", email, u.Email)
+	}
+	e.profile(c)
+	_, err = bystander.Profile(ctx)
+	wantAPIError(t, err, http.StatusUnauthorized, client.CodeUnauthenticated)
+	_, err = e.newClient().PasswordLogin(ctx, u.Email, u.Password)
+	wantIs(t, err, client.ErrBadCredentials)
+	e.login(user{ID: u.ID, Email: u.Email, Password: next})
+	// The old password is now the wrong one.
+	_, err = c.SetPassword(ctx, u.Password, "yet another passphrase")
+	wantIs(t, err, client.ErrWrongPassword)
+
+	// Without a full session: 401.
+	_, err = e.newClient().SetPassword(ctx, next, "yet another passphrase")
+	wantAPIError(t, err, http.StatusUnauthorized, client.CodeUnauthenticated)
+}
+
+// Wrong current passwords count toward the email's lockout, like wrong
+// passwords at login; an admin's UnlockUsers lifts it.
+func TestSetPasswordLockoutAndUnlockUsers(t *testing.T) {
+	e := newEnv(t)
+	ctx := e.ctx
+	u := e.newUser()
+	c := e.login(u)
+	for i := 1; i <= 5; i++ {
+		_, err := c.SetPassword(ctx, "wrong-password", "a new passphrase 1")
+		wantIs(t, err, client.ErrWrongPassword)
+	}
+	_, err := c.SetPassword(ctx, u.Password, "a new passphrase 1")
+	ae := wantAPIError(t, err, http.StatusTooManyRequests, client.CodeTooManyAttempts)
+	wantIs(t, err, client.ErrLockedOut)
+	wantNotIs(t, err, client.ErrWrongPassword, client.ErrForbidden)
+	if ae.RetryAfter <= 0 {
+		t.Errorf("RetryAfter = %v on a 429", ae.RetryAfter)
+	}
+	_, err = e.newClient().PasswordLogin(ctx, u.Email, u.Password)
+	wantIs(t, err, client.ErrLockedOut)
+
+	// Only admins unlock, and only users of their account.
+	other := e.newUser()
+	_, err = e.newClient().PasswordLogin(ctx, u.Email, u.Password) // still locked
+	wantIs(t, err, client.ErrLockedOut)
+	wantIs(t, e.login(other).UnlockUsers(ctx, []string{u.ID}), client.ErrForbidden)
+	err = e.admin.UnlockUsers(ctx, []string{u.ID, "6f1c1b9e-2d3a-4c5b-8e7f-0a1b2c3d4e5f"})
+	wantAPIError(t, err, http.StatusBadRequest, client.CodeUnknownUsers)
+	err = e.admin.UnlockUsers(ctx, nil)
+	wantAPIError(t, err, http.StatusBadRequest, client.CodeInvalid)
+	_, err = e.newClient().PasswordLogin(ctx, u.Email, u.Password) // nothing changed
+	wantIs(t, err, client.ErrLockedOut)
+
+	if err := e.admin.UnlockUsers(ctx, []string{u.ID, other.ID}); err != nil {
+		t.Fatalf("UnlockUsers: %v", err)
+	}
+	e.login(u)
+	if _, err := c.SetPassword(ctx, u.Password, "a new passphrase 1"); err != nil {
+		t.Fatalf("SetPassword after the unlock: %v", err)
+	}
+}
+
+func TestEditUsers(t *testing.T) {
+	e := newEnv(t)
+	ctx := e.ctx
+	u := e.newUser()
+	v := e.newUser()
+	uc := e.login(u)
+	str := func(s string) *string { return &s }
+	yes, no := true, false
+
+	// A name and an email: the new email is the user's identity at once.
+	job, err := e.admin.EditUsers(ctx, []string{u.ID}, client.UserEdit{Name: str("Ursula"), Email: str("ursula@example.com")})
+	if err != nil {
+		t.Fatalf("EditUsers(name, email): %v", err)
+	}
+	if len(job) != 36 || strings.Count(job, "-") != 4 {
+		t.Errorf("job id %q, want a UUID", job)
+	}
+	got, err := e.admin.UserMetadata(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "Ursula" || got.Email != "ursula@example.com" || got.Status != client.StatusActive || got.SuperAdmin != "N" {
+		t.Fatalf("after EditUsers: %+v", got)
+	}
+	_, err = e.newClient().PasswordLogin(ctx, u.Email, u.Password)
+	wantIs(t, err, client.ErrBadCredentials)
+	u.Email = "ursula@example.com"
+	e.login(u)
+	e.profile(uc) // a rename closes no session
+
+	// Admin rights, given and taken back.
+	if _, err := e.admin.EditUsers(ctx, []string{u.ID}, client.UserEdit{SuperAdmin: &yes}); err != nil {
+		t.Fatalf("EditUsers(super_admin Y): %v", err)
+	}
+	if p := e.profile(uc); p.SuperAdmin != "Y" {
+		t.Fatalf("super_admin = %q after EditUsers(SuperAdmin true)", p.SuperAdmin)
+	}
+	if _, err := uc.Users(ctx); err != nil {
+		t.Fatalf("Users as a new admin: %v", err)
+	}
+	if _, err := e.admin.EditUsers(ctx, []string{u.ID}, client.UserEdit{SuperAdmin: &no}); err != nil {
+		t.Fatalf("EditUsers(super_admin N): %v", err)
+	}
+	_, err = uc.Users(ctx)
+	wantIs(t, err, client.ErrForbidden)
+
+	// Disabled: sessions closed, the login fails as a wrong password,
+	// the status shows "D". Enabled again: the login works.
+	if _, err := e.admin.EditUsers(ctx, []string{u.ID, v.ID}, client.UserEdit{Disabled: &yes}); err != nil {
+		t.Fatalf("EditUsers(disabled): %v", err)
+	}
+	_, err = uc.Profile(ctx)
+	wantIs(t, err, client.ErrUnauthorized)
+	_, err = e.newClient().PasswordLogin(ctx, u.Email, u.Password)
+	wantAPIError(t, err, http.StatusUnauthorized, client.CodeBadCredentials)
+	users, err := e.admin.Users(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range users {
+		want := client.StatusActive
+		if x.ID == u.ID || x.ID == v.ID {
+			want = client.StatusDisabled
+		}
+		if x.Status != want {
+			t.Errorf("%s: status %q, want %q", x.Email, x.Status, want)
+		}
+	}
+	if _, err := e.admin.EditUsers(ctx, []string{u.ID}, client.UserEdit{Disabled: &no}); err != nil {
+		t.Fatalf("EditUsers(enabled): %v", err)
+	}
+	if p := e.profile(e.login(u)); p.Status != client.StatusActive {
+		t.Fatalf("status %q after enabling", p.Status)
+	}
+	_, err = e.newClient().PasswordLogin(ctx, v.Email, v.Password)
+	wantIs(t, err, client.ErrBadCredentials) // v stays disabled
+
+	// Refusals, each changing nothing.
+	for _, tc := range []struct {
+		name         string
+		ids          []string
+		edit         client.UserEdit
+		status, code int
+	}{
+		{"nothing to change", []string{u.ID}, client.UserEdit{}, http.StatusBadRequest, client.CodeInvalid},
+		{"no ids", nil, client.UserEdit{Name: str("X")}, http.StatusBadRequest, client.CodeInvalid},
+		{"email of two users", []string{u.ID, v.ID}, client.UserEdit{Email: str("both@example.com")}, http.StatusBadRequest, client.CodeInvalid},
+		{"email taken", []string{u.ID}, client.UserEdit{Email: str(strings.ToUpper(v.Email))}, http.StatusBadRequest, client.CodeEmailTaken},
+		{"bad email", []string{u.ID}, client.UserEdit{Email: str("not an email")}, http.StatusBadRequest, client.CodeInvalid},
+		{"bad name", []string{u.ID}, client.UserEdit{Name: str("  ")}, http.StatusBadRequest, client.CodeInvalid},
+		{"unknown id", []string{u.ID, "6f1c1b9e-2d3a-4c5b-8e7f-0a1b2c3d4e5f"}, client.UserEdit{Name: str("X")}, http.StatusBadRequest, client.CodeUnknownUsers},
+		{"self-demotion", []string{e.srv.AdminID}, client.UserEdit{SuperAdmin: &no}, http.StatusBadRequest, client.CodeCannotDeleteSelf},
+		{"self-disabling", []string{e.srv.AdminID, u.ID}, client.UserEdit{Disabled: &yes}, http.StatusBadRequest, client.CodeCannotDeleteSelf},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.admin.EditUsers(ctx, tc.ids, tc.edit)
+			wantAPIError(t, err, tc.status, tc.code)
+			wantIs(t, err, client.ErrInvalid)
+		})
+	}
+	if got, err = e.admin.UserMetadata(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "Ursula" || got.Email != "ursula@example.com" || got.Status != client.StatusActive {
+		t.Fatalf("a refused edit changed the user: %+v", got)
+	}
+	// An admin may rename themself; a non-admin may edit no one.
+	if _, err := e.admin.EditUsers(ctx, []string{e.srv.AdminID}, client.UserEdit{Name: str("Admin A2")}); err != nil {
+		t.Fatalf("EditUsers(own name): %v", err)
+	}
+	_, err = e.login(u).EditUsers(ctx, []string{u.ID}, client.UserEdit{SuperAdmin: &yes})
+	wantAPIError(t, err, http.StatusForbidden, client.CodeForbidden)
+	wantIs(t, err, client.ErrForbidden)
+	wantNotIs(t, err, client.ErrWrongPassword)
+}
+
+func TestUserByEmail(t *testing.T) {
+	e := newEnv(t)
+	ctx := e.ctx
+	u := e.newUser()
+	jurgen, err := e.admin.UserCreate(ctx, client.UserCreateReq{Name: "Jürgen", Email: "Jürgen@Example.com", Password: "jurgen-password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kate, err := e.admin.UserCreate(ctx, client.UserCreateReq{Name: "Kate", Email: "kate@example.com", Password: "kate-password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ query, wantID string }{
+		{u.Email, u.ID},
+		{strings.ToUpper(u.Email), u.ID},
+		{"  " + u.Email + "\t", u.ID},
+		{testserver.AdminEmail, e.srv.AdminID},
+		{"Jürgen@Example.com", jurgen.ID},
+		{"jÜRGEN@EXAMPLE.COM", ""}, // only ASCII letters fold: Ü is not ü
+		{"JüRGEN@example.COM", jurgen.ID},
+		{"KATE@example.com", kate.ID},
+		{"\u212Aate@example.com", ""}, // the Kelvin sign is not a K
+		{"kate@example.com.", ""},
+		{"", ""},
+	} {
+		got, err := e.admin.UserByEmail(ctx, tc.query)
+		if tc.wantID == "" {
+			if err == nil {
+				t.Errorf("UserByEmail(%q) = %s, want not found", tc.query, got.Email)
+				continue
+			}
+			wantIs(t, err, client.ErrNotFound)
+			var nf *client.UserNotFoundError
+			if !errors.As(err, &nf) || nf.Email != tc.query {
+				t.Errorf("UserByEmail(%q) err = %v (%T), want a *UserNotFoundError naming the email", tc.query, err, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("UserByEmail(%q): %v", tc.query, err)
+			continue
+		}
+		if got.ID != tc.wantID {
+			t.Errorf("UserByEmail(%q) = %s (%s), want %s", tc.query, got.ID, got.Email, tc.wantID)
+		}
+	}
+	// Disabled users are found too (an admin enables them by email).
+	yes := true
+	if _, err := e.admin.EditUsers(ctx, []string{u.ID}, client.UserEdit{Disabled: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.admin.UserByEmail(ctx, u.Email); err != nil || got.Status != client.StatusDisabled {
+		t.Fatalf("UserByEmail(disabled user) = %+v, %v", got, err)
+	}
+	// Admins only.
+	_, err = e.login(user{Email: "kate@example.com", Password: "kate-password"}).UserByEmail(ctx, u.Email)
+	wantIs(t, err, client.ErrForbidden)
+}
+
+// ---- password reset by mail
+
+// newMailEnv is newEnv with mail on: mail goes to a real SMTP server
+// (STARTTLS, with a login) started by the test.
+func newMailEnv(t *testing.T) (*env, *smtptest.Server) {
+	t.Helper()
+	smtp := smtptest.Start(t, smtptest.StartTLS)
+	srv := testserver.Start(t, testserver.Options{Hasher: fastHasher(),
+		Mail: &mailer.Config{URL: "smtp://" + smtptest.User + ":" + smtptest.Password + "@" + smtp.Addr, From: "mfad@mfad.example",
+			TLS: &tls.Config{RootCAs: smtp.Roots}, Backoff: 10 * time.Millisecond}})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	e := &env{t: t, ctx: ctx, srv: srv}
+	e.admin = e.newClient()
+	if _, err := e.admin.SessionLoginGet(ctx, testserver.AdminEmail, testserver.AdminPassword); err != nil {
+		t.Fatalf("admin login: %v", err)
+	}
+	return e, smtp
+}
+
+// resetLink is the link a reset mail holds: the web page, then the id.
+var resetLink = regexp.MustCompile(regexp.QuoteMeta(testserver.PublicURL) + `/#reset=([0-9a-f-]{36})`)
+
+// resetID waits for n mails and returns the reset id of the last reset
+// mail among them, which must be to the email to.
+func resetID(t *testing.T, smtp *smtptest.Server, n int, to string) string {
+	t.Helper()
+	msgs := smtp.Wait(t, n, 10*time.Second)[:n]
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m := msgs[i]
+		if m.Header("Subject") != "Reset your password" {
+			continue
+		}
+		if len(m.To) != 1 || m.To[0] != to {
+			t.Fatalf("reset mail to %q, want %s", m.To, to)
+		}
+		link := resetLink.FindStringSubmatch(m.Body())
+		if link == nil {
+			t.Fatalf("no reset link in %q", m.Body())
+		}
+		return link[1]
+	}
+	t.Fatalf("no reset mail among the %d mails", n)
+	return ""
+}
+
+func TestPasswordReset(t *testing.T) {
+	e, smtp := newMailEnv(t)
+	ctx := e.ctx
+	u := e.newUser()
+	c := e.login(u)
+	e.enroll(c)                                   // the reset keeps the factor
+	mails := len(smtp.Wait(t, 1, 10*time.Second)) // the notice of the factor
+
+	// Anyone may ask, with or without a session: the token is not sent.
+	anon := e.newClient()
+	if err := anon.RequestPasswordReset(ctx, strings.ToUpper(u.Email)); err != nil {
+		t.Fatalf("RequestPasswordReset: %v", err)
+	}
+	id := resetID(t, smtp, mails+1, u.Email)
+	mails++
+	if err := anon.PasswordResetValid(ctx, id); err != nil {
+		t.Fatalf("PasswordResetValid: %v", err)
+	}
+	// An email no user has gets the same answer, and no mail.
+	if err := c.RequestPasswordReset(ctx, "nobody@example.com"); err != nil {
+		t.Fatalf("RequestPasswordReset(unknown email): %v", err)
+	}
+
+	// A weak password is refused and leaves the id valid.
+	_, err := anon.ResetPassword(ctx, id, "password1")
+	wantAPIError(t, err, http.StatusBadRequest, client.CodeInvalid)
+	wantIs(t, err, client.ErrInvalid)
+	if err := anon.PasswordResetValid(ctx, id); err != nil {
+		t.Fatalf("PasswordResetValid after a refused password: %v", err)
+	}
+	const next = "a remembered phrase, ✓"
+	userID, err := anon.ResetPassword(ctx, id, next)
+	if err != nil {
+		t.Fatalf("ResetPassword: %v", err)
+	}
+	if userID != u.ID {
+		t.Fatalf("ResetPassword = %q, want the user's id %q", userID, u.ID)
+	}
+	// Used once; the sessions are closed; the factor stays.
+	_, err = anon.ResetPassword(ctx, id, "another remembered phrase")
+	wantAPIError(t, err, http.StatusNotFound, client.CodeResetNotFound)
+	wantIs(t, err, client.ErrResetNotFound, client.ErrNotFound)
+	err = anon.PasswordResetValid(ctx, id)
+	wantAPIError(t, err, http.StatusNotFound, client.CodeResetNotFound)
+	wantIs(t, err, client.ErrResetNotFound)
+	_, err = c.Profile(ctx)
+	wantIs(t, err, client.ErrUnauthorized)
+	_, err = e.newClient().PasswordLogin(ctx, u.Email, u.Password)
+	wantIs(t, err, client.ErrBadCredentials)
+	step, err := e.newClient().PasswordLogin(ctx, u.Email, next)
+	if err != nil || step.MfaCode != client.MfaTOTP {
+		t.Fatalf("PasswordLogin with the new password = %+v, %v; want Mfa-Code 1", step, err)
+	}
+
+	// Unknown ids, and ids that would leave their path segment if they
+	// were not escaped: 404 code 29, never the route's 404 code 5.
+	for _, bad := range []string{"6f1c1b9e-2d3a-4c5b-8e7f-0a1b2c3d4e5f", "not-an-id", "a b/c", "../../profile", "x?y#z"} {
+		err := anon.PasswordResetValid(ctx, bad)
+		wantAPIError(t, err, http.StatusNotFound, client.CodeResetNotFound)
+		_, err = anon.ResetPassword(ctx, bad, next)
+		wantAPIError(t, err, http.StatusNotFound, client.CodeResetNotFound)
+	}
+	// A newer request voids the older id.
+	if err := anon.RequestPasswordReset(ctx, u.Email); err != nil {
+		t.Fatal(err)
+	}
+	first := resetID(t, smtp, mails+2, u.Email) // +1 was the notice of the reset
+	if err := anon.RequestPasswordReset(ctx, u.Email); err != nil {
+		t.Fatal(err)
+	}
+	second := resetID(t, smtp, mails+3, u.Email)
+	wantIs(t, anon.PasswordResetValid(ctx, first), client.ErrResetNotFound)
+	if err := anon.PasswordResetValid(ctx, second); err != nil {
+		t.Fatalf("PasswordResetValid(newest id): %v", err)
+	}
+}
+
+func TestPasswordResetMailOff(t *testing.T) {
+	e := newEnv(t) // no mail
+	err := e.newClient().RequestPasswordReset(e.ctx, testserver.AdminEmail)
+	ae := wantAPIError(t, err, http.StatusServiceUnavailable, client.CodeMailOff)
+	wantIs(t, err, client.ErrMailOff, client.ErrUnavailable)
+	wantNotIs(t, err, client.ErrLockedOut, client.ErrNotFound)
+	if !strings.Contains(ae.Msg, "not configured") {
+		t.Errorf("Msg = %q", ae.Msg)
+	}
+	// Ids are checked all the same.
+	wantIs(t, e.newClient().PasswordResetValid(e.ctx, "6f1c1b9e-2d3a-4c5b-8e7f-0a1b2c3d4e5f"), client.ErrResetNotFound)
+}
+
+// The new calls as the server sees them: the bodies the API documents, the
+// session only where one is needed, nothing retried.
+func TestLifecycleWire(t *testing.T) {
+	ctx := t.Context()
+	f := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) { unavailable(w) })
+	c, _ := client.New(f.URL, client.WithRetries(3, time.Millisecond), client.WithSession("tok"))
+	yes, no, name := true, false, "N"
+	for _, tc := range []struct {
+		name, method, path, body, token string
+		call                            func() error
+	}{
+		{"SetPassword", "POST", "/api/1.0/profile/set-password", `{"password":"b2xkIHDDpHNz","new_password":"bmV3IHBhc3Mgw6A="}`, "tok", func() error {
+			_, err := c.SetPassword(ctx, "old päss", "new pass à")
+			return err
+		}},
+		{"EditUsers", "POST", "/api/1.0/user/edit", `{"ids":["a","b"],"name":"N","super_admin":"Y","status":"A"}`, "tok", func() error {
+			_, err := c.EditUsers(ctx, []string{"a", "b"}, client.UserEdit{Name: &name, SuperAdmin: &yes, Disabled: &no})
+			return err
+		}},
+		{"EditUsers disable", "POST", "/api/1.0/user/edit", `{"ids":["a"],"super_admin":"N","status":"D"}`, "tok", func() error {
+			_, err := c.EditUsers(ctx, []string{"a"}, client.UserEdit{SuperAdmin: &no, Disabled: &yes})
+			return err
+		}},
+		{"UnlockUsers", "POST", "/api/1.0/user/unlock", `{"ids":["a"]}`, "tok", func() error {
+			return c.UnlockUsers(ctx, []string{"a"})
+		}},
+		{"RequestPasswordReset", "POST", "/api/1.0/reset-password/request", `{"email":["a@example.com"]}`, "", func() error {
+			return c.RequestPasswordReset(ctx, "a@example.com")
+		}},
+		{"PasswordResetValid", "GET", "/api/1.0/reset-password/metadata/a%20b%2Fc", "", "", func() error {
+			return c.PasswordResetValid(ctx, "a b/c")
+		}},
+		{"ResetPassword", "POST", "/api/1.0/reset-password/reset/id-1", `{"password":"plain text ✓"}`, "", func() error {
+			_, err := c.ResetPassword(ctx, "id-1", "plain text ✓")
+			return err
+		}},
+	} {
+		before := int(f.n.Load())
+		if err := tc.call(); !errors.Is(err, client.ErrUnavailable) {
+			t.Errorf("%s: err = %v, want ErrUnavailable", tc.name, err)
+		}
+		if n := int(f.n.Load()) - before; n != 1 {
+			t.Errorf("%s: sent %d times on 503, want once", tc.name, n)
+			continue
+		}
+		f.mu.Lock()
+		r, body := f.reqs[before], f.body[before]
+		f.mu.Unlock()
+		if r.Method != tc.method || r.URL.EscapedPath() != tc.path {
+			t.Errorf("%s: %s %s, want %s %s", tc.name, r.Method, r.URL.EscapedPath(), tc.method, tc.path)
+		}
+		if tok := r.Header.Get("X-Auth-Token"); tok != tc.token {
+			t.Errorf("%s: X-Auth-Token %q, want %q", tc.name, tok, tc.token)
+		}
+		if tc.body == "" {
+			if body != "" {
+				t.Errorf("%s: body %s, want none", tc.name, body)
+			}
+			continue
+		}
+		var got, want any
+		if err := json.Unmarshal([]byte(body), &got); err != nil {
+			t.Errorf("%s: body %q: %v", tc.name, body, err)
+			continue
+		}
+		json.Unmarshal([]byte(tc.body), &want)
+		if g, _ := json.Marshal(got); string(g) != string(mustJSON(t, want)) {
+			t.Errorf("%s: body %s, want %s", tc.name, body, tc.body)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestSettings(t *testing.T) {

@@ -48,16 +48,29 @@ var (
 	// ErrMFARequired: 401, a limited session was used where a full one is
 	// needed (also ErrUnauthorized).
 	ErrMFARequired = errors.New("mfad: a second factor is required")
-	// ErrForbidden: 403, admin rights required.
+	// ErrForbidden: 403, admin rights required (or, as ErrWrongPassword,
+	// a wrong current password).
 	ErrForbidden = errors.New("mfad: forbidden")
+	// ErrWrongPassword: 403, the current password sent to SetPassword is
+	// wrong (also ErrForbidden). It counts toward the lockout like a wrong
+	// password at login.
+	ErrWrongPassword = errors.New("mfad: the current password is wrong")
 	// ErrLockedOut: 429, too many failed attempts; see APIError.RetryAfter.
 	ErrLockedOut = errors.New("mfad: too many attempts, locked out")
-	// ErrUnavailable: 503, the server is busy or its database is down.
+	// ErrUnavailable: 503, the server is busy or its database is down (or,
+	// as ErrMailOff, it has no mail for password resets).
 	ErrUnavailable = errors.New("mfad: service unavailable")
+	// ErrMailOff: 503, the server has no mail configured, so it cannot
+	// mail password reset links (also ErrUnavailable, but retrying does
+	// not help).
+	ErrMailOff = errors.New("mfad: password reset by mail is not configured")
 	// ErrInvalid: 400, the request was refused as invalid.
 	ErrInvalid = errors.New("mfad: invalid request")
 	// ErrNotFound: 404.
 	ErrNotFound = errors.New("mfad: not found")
+	// ErrResetNotFound: 404, the password reset id is unknown, used,
+	// replaced by a newer one or expired (also ErrNotFound).
+	ErrResetNotFound = errors.New("mfad: unknown, used or expired reset id")
 )
 
 // APIError is an error answer of the server.
@@ -86,14 +99,20 @@ func (e *APIError) Is(target error) bool {
 		return e.Status == http.StatusUnauthorized && e.Code == CodeFactorRequired
 	case ErrForbidden:
 		return e.Status == http.StatusForbidden
+	case ErrWrongPassword:
+		return e.Status == http.StatusForbidden && e.Code == CodeWrongPassword
 	case ErrLockedOut:
 		return e.Status == http.StatusTooManyRequests
 	case ErrUnavailable:
 		return e.Status == http.StatusServiceUnavailable
+	case ErrMailOff:
+		return e.Status == http.StatusServiceUnavailable && e.Code == CodeMailOff
 	case ErrInvalid:
 		return e.Status == http.StatusBadRequest
 	case ErrNotFound:
 		return e.Status == http.StatusNotFound
+	case ErrResetNotFound:
+		return e.Status == http.StatusNotFound && e.Code == CodeResetNotFound
 	}
 	return false
 }
@@ -124,3 +143,16 @@ func (e *MFARequiredError) Error() string {
 
 // Is makes ErrMFARequired match.
 func (e *MFARequiredError) Is(target error) bool { return target == ErrMFARequired }
+
+// UserNotFoundError is UserByEmail's answer when no user of the admin's
+// account has the email. It matches ErrNotFound.
+type UserNotFoundError struct {
+	Email string
+}
+
+func (e *UserNotFoundError) Error() string {
+	return fmt.Sprintf("mfad: no user of the account has the email %q", e.Email)
+}
+
+// Is makes ErrNotFound match.
+func (e *UserNotFoundError) Is(target error) bool { return target == ErrNotFound }

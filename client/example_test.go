@@ -155,3 +155,33 @@ func ExampleAPIError() {
 	// true
 	// 401 11 true
 }
+
+// An admin finds a user by email and disables them: their sessions close
+// and their logins fail as a wrong password would, until they are enabled.
+func ExampleClient_EditUsers() {
+	srv, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+
+	admin := exampleAdmin(ctx, srv.URL)
+	if _, err := admin.UserCreate(ctx, client.UserCreateReq{Name: "Bob", Email: "bob@example.com", Password: "bob-password"}); err != nil {
+		log.Fatal(err)
+	}
+	bob, err := admin.UserByEmail(ctx, "Bob@Example.com")
+	if err != nil {
+		log.Fatal(err)
+	}
+	disabled := true
+	if _, err := admin.EditUsers(ctx, []string{bob.ID}, client.UserEdit{Disabled: &disabled}); err != nil {
+		log.Fatal(err)
+	}
+	if bob, err = admin.UserMetadata(ctx, bob.ID); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(bob.Status == client.StatusDisabled)
+	_, err = admin.UserByEmail(ctx, "carol@example.com")
+	fmt.Println(errors.Is(err, client.ErrNotFound))
+	// Output:
+	// true
+	// true
+}

@@ -97,6 +97,12 @@ type UserResetMfaReq struct {
 	AuthType AuthType `json:"auth_type"`
 }
 
+// A user's status, in ProfileResp.Status and UserResp.Status.
+const (
+	StatusActive   = "A"
+	StatusDisabled = "D" // disabled by an admin: cannot log in
+)
+
 // ProfileResp is the caller's profile.
 type ProfileResp struct {
 	ID          string     `json:"id"`
@@ -143,6 +149,46 @@ type IdsReq struct {
 type IdsResp struct {
 	IDs []string `json:"ids"`
 }
+
+// UserEdit is what EditUsers changes; a nil field stays as it is, and at
+// least one must be set. Email may be set only when one user is edited.
+type UserEdit struct {
+	Name       *string
+	Email      *string
+	SuperAdmin *bool // true makes the users admins ("Y"), false takes it back ("N")
+	Disabled   *bool // true disables the users ("D"), false enables them ("A")
+}
+
+// The bodies of the calls that take plain arguments, as the wire has them
+// (openapi.yaml: ProfileSetPasswordReq, UserEditReq, ResetRequestReq, ...).
+type (
+	profileSetPasswordReq struct {
+		Password    string `json:"password"`     // base64
+		NewPassword string `json:"new_password"` // base64
+	}
+	emailResp struct {
+		Email string `json:"email"`
+	}
+	userEditReq struct {
+		IDs        []string `json:"ids"`
+		Name       *string  `json:"name,omitempty"`
+		Email      *string  `json:"email,omitempty"`
+		SuperAdmin string   `json:"super_admin,omitempty"` // "Y" or "N"
+		Status     string   `json:"status,omitempty"`      // "A" or "D"
+	}
+	jobResp struct {
+		JobID string `json:"job_id"`
+	}
+	resetRequestReq struct {
+		Email []string `json:"email"`
+	}
+	resetReq struct {
+		Password string `json:"password"` // plain text
+	}
+	idResp struct {
+		ID string `json:"id"`
+	}
+)
 
 // SettingsResp is the account's settings: AuthMethods holds 2FA when the
 // account forces 2FA on every user.
