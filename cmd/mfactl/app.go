@@ -27,6 +27,7 @@ type app struct {
 	inFile  *os.File // stdin when it is a terminal, for input without echo
 	stdout  io.Writer
 	stderr  io.Writer
+	fields  map[string]string // what the command calls its request's fields, for messages
 }
 
 // newApp takes the global flags out of args, wherever they stand, and

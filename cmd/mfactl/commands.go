@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -195,6 +196,7 @@ func (a *app) pinSet(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	a.fields = map[string]string{"code": "PIN"}
 	if _, err := c.ProfileSetMfaPost(ctx, client.ProfileSetMfaReq{AuthType: client.PIN, Code: pin}); err != nil {
 		return err
 	}
@@ -235,15 +237,26 @@ func (a *app) printUsers(users []client.UserResp) error {
 		return a.printJSON(users)
 	}
 	w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tEMAIL\tNAME\tADMIN\tFACTORS\tFORCED\tLAST LOGIN")
+	fmt.Fprintln(w, "ID\tEMAIL\tNAME\tADMIN\tSTATUS\tFACTORS\tFORCED\tLAST LOGIN")
 	for _, u := range users {
 		last := "never"
 		if u.LastLogin > 0 {
 			last = time.Unix(u.LastLogin, 0).UTC().Format("2006-01-02 15:04 UTC")
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Email, u.Name, yesNo(u.SuperAdmin), methods(u.AuthMethods), methods(u.ForcedAuth), last)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Email, u.Name, yesNo(u.SuperAdmin), status(u.Status), methods(u.AuthMethods), methods(u.ForcedAuth), last)
 	}
 	return w.Flush()
+}
+
+// status is a user's status in words.
+func status(s string) string {
+	switch s {
+	case client.StatusActive:
+		return "active"
+	case client.StatusDisabled:
+		return "disabled"
+	}
+	return s
 }
 
 func (a *app) userList(ctx context.Context, args []string) error {
@@ -326,7 +339,7 @@ func (a *app) ids(value string) ([]string, error) {
 	}
 	ids := strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' || r == '\r' })
 	if len(ids) == 0 {
-		return nil, usageError{"--ids: give at least one user id (or - to read them from standard input)"}
+		return nil, usageError{"give at least one user id with --ids (or --ids - to read them from standard input)"}
 	}
 	return ids, nil
 }
@@ -379,6 +392,7 @@ func (a *app) userMFA(ctx context.Context, op string, args []string) error {
 		if pin, err = a.newPIN("PIN for the users (4 to 12 digits): "); err != nil {
 			return err
 		}
+		a.fields = map[string]string{"code": "PIN"}
 	}
 	ids, err := a.ids(*idsValue)
 	if err != nil {
@@ -400,6 +414,229 @@ func (a *app) userMFA(ctx context.Context, op string, args []string) error {
 		return err
 	}
 	return a.done(fmt.Sprintf("Done for %d user(s).", len(ids)))
+}
+
+// ---- users over their life
+
+// userFlags are the flags that name the users an admin command acts on:
+// one user by email, or users by id.
+type userFlags struct{ email, ids *string }
+
+func newUserFlags(fs *flag.FlagSet) userFlags {
+	return userFlags{
+		email: fs.String("email", "", "the user's email"),
+		ids:   fs.String("ids", "", "user ids, comma-separated, or - for standard input (instead of --email)"),
+	}
+}
+
+// check refuses a command line that names no users, or names them twice.
+func (f userFlags) check() error {
+	switch {
+	case *f.email != "" && *f.ids != "":
+		return usageError{"give the user's --email or their --ids, not both"}
+	case *f.email == "" && *f.ids == "":
+		return usageError{"give the user's email with --email (or user ids with --ids)"}
+	}
+	return nil
+}
+
+// users returns the ids the flags name and, for --email, the user, found
+// among the users of the admin's account.
+func (a *app) users(ctx context.Context, c *client.Client, f userFlags) ([]string, *client.UserResp, error) {
+	if *f.email == "" {
+		ids, err := a.ids(*f.ids)
+		return ids, nil, err
+	}
+	u, err := c.UserByEmail(ctx, *f.email)
+	if err != nil {
+		return nil, nil, err
+	}
+	return []string{u.ID}, u, nil
+}
+
+// who names the users acted on in a sentence.
+func who(u *client.UserResp, ids []string) string {
+	if u != nil {
+		return fmt.Sprintf("user %s (%s)", u.ID, u.Email)
+	}
+	return fmt.Sprintf("%d user(s)", len(ids))
+}
+
+func (a *app) userEdit(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("user edit", flag.ContinueOnError)
+	target := newUserFlags(fs)
+	name := fs.String("name", "", "the new name")
+	newEmail := fs.String("new-email", "", "the new email (of one user)")
+	admin := fs.String("admin", "", "Y to make the user an admin, N to take it back")
+	if _, err := parseFlags(fs, args, a.stderr, 0, ""); err != nil {
+		return err
+	}
+	if err := target.check(); err != nil {
+		return err
+	}
+	var edit client.UserEdit
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "name":
+			edit.Name = name
+		case "new-email":
+			edit.Email = newEmail
+		}
+	})
+	if *admin != "" {
+		switch strings.ToUpper(*admin) {
+		case "Y", "YES":
+			edit.SuperAdmin = new(true)
+		case "N", "NO":
+			edit.SuperAdmin = new(false)
+		default:
+			return usageError{fmt.Sprintf("--admin %q: use Y or N", *admin)}
+		}
+	}
+	if edit == (client.UserEdit{}) {
+		return usageError{"nothing to change: give --name, --new-email or --admin"}
+	}
+	c, err := a.client(true)
+	if err != nil {
+		return err
+	}
+	ids, u, err := a.users(ctx, c, target)
+	if err != nil {
+		return err
+	}
+	if edit.Email != nil && len(slices.Compact(slices.Sorted(slices.Values(ids)))) != 1 {
+		return usageError{"--new-email changes one user at a time"}
+	}
+	a.fields = map[string]string{"email": "new email", "name": "new name"}
+	job, err := c.EditUsers(ctx, ids, edit)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(map[string]string{"job_id": job})
+	}
+	if u != nil && edit.Email != nil {
+		fmt.Fprintf(a.stdout, "Changed user %s (%s, now %s).\n", u.ID, u.Email, strings.TrimSpace(*edit.Email))
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "Changed %s.\n", who(u, ids))
+	return nil
+}
+
+// userSwitch is user disable, enable and unlock.
+func (a *app) userSwitch(ctx context.Context, op string, args []string) error {
+	fs := flag.NewFlagSet("user "+op, flag.ContinueOnError)
+	target := newUserFlags(fs)
+	if _, err := parseFlags(fs, args, a.stderr, 0, ""); err != nil {
+		return err
+	}
+	if err := target.check(); err != nil {
+		return err
+	}
+	c, err := a.client(true)
+	if err != nil {
+		return err
+	}
+	ids, u, err := a.users(ctx, c, target)
+	if err != nil {
+		return err
+	}
+	if op == "unlock" {
+		if err := c.UnlockUsers(ctx, ids); err != nil {
+			return err
+		}
+		return a.done(fmt.Sprintf("Unlocked %s.", who(u, ids)))
+	}
+	job, err := c.EditUsers(ctx, ids, client.UserEdit{Disabled: new(op == "disable")})
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(map[string]string{"job_id": job})
+	}
+	if op == "disable" {
+		fmt.Fprintf(a.stdout, "Disabled %s; their sessions were closed.\n", who(u, ids))
+	} else {
+		fmt.Fprintf(a.stdout, "Enabled %s.\n", who(u, ids))
+	}
+	return nil
+}
+
+// ---- own password
+
+// newPassword asks for a new password: twice on a terminal (where it
+// cannot be seen), once from standard input.
+func (a *app) newPassword() (string, error) {
+	password, err := a.readSecret("New password: ")
+	if err != nil || a.inFile == nil {
+		return password, err
+	}
+	again, err := a.readSecret("Repeat the new password: ")
+	if err != nil {
+		return "", err
+	}
+	if password != again {
+		return "", errors.New("the two new passwords differ; nothing was changed")
+	}
+	return password, nil
+}
+
+func (a *app) passwordChange(ctx context.Context, args []string) error {
+	if _, err := parseFlags(flag.NewFlagSet("password change", flag.ContinueOnError), args, a.stderr, 0, ""); err != nil {
+		return err
+	}
+	c, err := a.client(true)
+	if err != nil {
+		return err
+	}
+	current, err := a.readSecret("Current password: ")
+	if err != nil {
+		return err
+	}
+	next, err := a.newPassword()
+	if err != nil {
+		return err
+	}
+	// The policy's refusals name "password": here, the new one.
+	a.fields = map[string]string{"password": "new password"}
+	email, err := c.SetPassword(ctx, current, next)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(map[string]string{"email": email})
+	}
+	fmt.Fprintf(a.stdout, "Password changed for %s; your other sessions were closed.\n", email)
+	return nil
+}
+
+func (a *app) passwordResetRequest(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("password reset-request", flag.ContinueOnError)
+	email := fs.String("email", "", "the email of your account (asked when not given)")
+	if _, err := parseFlags(fs, args, a.stderr, 0, ""); err != nil {
+		return err
+	}
+	c, err := a.client(false)
+	if err != nil {
+		return err
+	}
+	if *email == "" {
+		if *email, err = a.readLine("Email: "); err != nil {
+			return err
+		}
+	}
+	*email = strings.TrimSpace(*email)
+	if *email == "" {
+		return usageError{"give the email of your account with --email"}
+	}
+	if err := c.RequestPasswordReset(ctx, *email); err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(map[string][]string{"email": {*email}})
+	}
+	fmt.Fprintf(a.stdout, "If a user has the email %s, a link to reset the password is on its way to it.\n", *email)
+	return nil
 }
 
 func (a *app) printSettings(s *client.SettingsResp) error {

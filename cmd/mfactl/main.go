@@ -9,6 +9,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/mfad/mfad/client"
@@ -51,12 +54,14 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.Is(err, errNotLoggedIn), errors.Is(err, client.ErrUnauthorized):
+	case errors.Is(err, errNotLoggedIn), errors.Is(err, client.ErrUnauthorized), errors.Is(err, client.ErrWrongPassword):
 		return exitAuth
 	case errors.Is(err, client.ErrForbidden):
 		return exitForbidden
 	case errors.Is(err, client.ErrLockedOut):
 		return exitLockedOut
+	case errors.Is(err, client.ErrMailOff): // a setting of the server: waiting does not help
+		return exitError
 	case errors.Is(err, client.ErrUnavailable):
 		return exitUnavailable
 	}
@@ -64,11 +69,20 @@ func exitCode(err error) int {
 }
 
 // message is what a person reads for err: the server's own message when it
-// sent one.
+// sent one, with the request's field it names in people's words.
 func message(err error) string {
+	var nf *client.UserNotFoundError
+	if errors.As(err, &nf) {
+		return fmt.Sprintf("no user of your account has the email %q", nf.Email)
+	}
 	var ae *client.APIError
 	if errors.As(err, &ae) {
 		msg := ae.Msg
+		if ae.Code == client.CodeInvalid { // "ids[2]: not a UUID", ...
+			var fe fieldsError
+			errors.As(err, &fe)
+			msg = inWords(msg, fe.words)
+		}
 		if ae.RetryAfter > 0 {
 			msg += fmt.Sprintf(" (retry after %s)", ae.RetryAfter)
 		}
@@ -80,6 +94,59 @@ func message(err error) string {
 	return err.Error()
 }
 
+// fieldsError carries what the command that failed calls the fields of its
+// request, when they are not fieldWords.
+type fieldsError struct {
+	error
+	words map[string]string
+}
+
+func (e fieldsError) Unwrap() error { return e.error }
+
+// fieldWords are the fields of the API's requests as people call them.
+var fieldWords = map[string]string{
+	"ids":          "user ids",
+	"id":           "user id",
+	"code":         "code",
+	"password":     "password",
+	"new_password": "new password",
+	"email":        "email",
+	"name":         "name",
+	"super_admin":  "admin rights",
+	"status":       "status",
+	"auth_type":    "factor",
+	"auth_methods": "account-wide factors",
+}
+
+// fieldMsg is a server message about one field of the request, such as
+// "ids[2]: not a UUID" or "code: a PIN is 4 to 12 ASCII digits".
+var fieldMsg = regexp.MustCompile(`^([a-z][a-z_]*)(?:\[([0-9]+)\])?: (.+)$`)
+
+// inWords rewrites a server message about a field so that it names the
+// field as people do: "User id 3 refused: not a UUID", "PIN refused: a PIN
+// is 4 to 12 ASCII digits". words, if not nil, overrides fieldWords.
+func inWords(msg string, words map[string]string) string {
+	m := fieldMsg.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	label, ok := words[m[1]]
+	if !ok {
+		if label, ok = fieldWords[m[1]]; !ok {
+			label = strings.ReplaceAll(m[1], "_", " ")
+		}
+	}
+	if m[2] != "" { // one item of a list: "user ids" [2] is "user id 3"
+		i, _ := strconv.Atoi(m[2])
+		label = fmt.Sprintf("%s %d", strings.TrimSuffix(label, "s"), i+1)
+	}
+	label = strings.ToUpper(label[:1]) + label[1:]
+	if rest := m[3]; rest == "required" || strings.HasPrefix(rest, "required ") {
+		return label + " is missing"
+	}
+	return label + " refused: " + m[3]
+}
+
 const usage = `mfactl: the command-line client of the mfad MFA server.
 
 Usage: mfactl [global flags] <command> [flags]
@@ -88,17 +155,24 @@ Session:
   login [--email E]               log in (asks for the password and each code owed)
   logout                          close the saved session
   status                          show who is logged in and their factors
-Own factors:
+Own factors and password:
   2fa enroll                      turn on 2FA: shows a QR code, asks for a code
   pin set                         set or change the PIN
   mfa remove 2FA|PIN              turn a factor off (unless forced)
+  password change                 change the password (asks the current and the new one)
+  password reset-request [--email E]
+                                  forgot it: mail a reset link (no login needed)
 Admin:
   user list | show ID | create | delete --ids ...
   user set-mfa --type 2FA|PIN --ids ...     (PIN asks for the PIN)
   user remove-mfa --type 2FA|PIN --ids ...
   user reset-mfa --ids ...
+  user edit --email E [--name N] [--new-email X] [--admin Y|N]
+  user disable | enable | unlock --email E
   settings show | settings force-2fa on|off
 Ids are comma- or space-separated; "--ids -" reads them from standard input.
+User edit, disable, enable and unlock take the user's email (--email) or
+their ids (--ids).
 
 Global flags (also accepted after the command):
   --server URL   the server (env MFACTL_SERVER, default http://127.0.0.1:8080)
@@ -109,14 +183,20 @@ The session is kept in $MFACTL_CONFIG_DIR (default: the user's config
 directory/mfactl) in session.json, mode 0600.
 
 Exit status: 0 success, 1 error, 2 usage, 3 not logged in or wrong
-credentials/code, 4 admin rights required, 5 locked out, 6 server unavailable.
+credentials/code/password, 4 admin rights required, 5 locked out, 6 server
+unavailable.
 `
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	app, rest, err := newApp(args, getenv, stdin, stdout, stderr)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err != nil && app.fields != nil {
+			err = fieldsError{err, app.fields}
+		}
+	}()
 	if len(rest) == 0 {
 		fmt.Fprint(stderr, usage)
 		return usageError{"no command given"}
@@ -148,6 +228,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		if sub == "remove" {
 			return app.mfaRemove(ctx, rest[1:])
 		}
+	case "password":
+		switch sub {
+		case "change":
+			return app.passwordChange(ctx, rest[1:])
+		case "reset-request":
+			return app.passwordResetRequest(ctx, rest[1:])
+		}
 	case "user":
 		switch sub {
 		case "list":
@@ -160,6 +247,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return app.userDelete(ctx, rest[1:])
 		case "set-mfa", "remove-mfa", "reset-mfa":
 			return app.userMFA(ctx, sub, rest[1:])
+		case "edit":
+			return app.userEdit(ctx, rest[1:])
+		case "disable", "enable", "unlock":
+			return app.userSwitch(ctx, sub, rest[1:])
 		}
 	case "settings":
 		switch sub {

@@ -653,8 +653,8 @@ func TestAdminUsers(t *testing.T) {
 
 	// The list: a table, or a JSON array.
 	r = admin.ok(t, "", "user", "list")
-	mustMatch(t, `^ID\s+EMAIL\s+NAME\s+ADMIN\s+FACTORS\s+FORCED\s+LAST LOGIN\n`, r.stdout, r)
-	mustMatch(t, `(?m)^`+bobID+`\s+bob@example\.com\s+Bob\s+no\s+-\s+-\s+never$`, r.stdout, r)
+	mustMatch(t, `^ID\s+EMAIL\s+NAME\s+ADMIN\s+STATUS\s+FACTORS\s+FORCED\s+LAST LOGIN\n`, r.stdout, r)
+	mustMatch(t, `(?m)^`+bobID+`\s+bob@example\.com\s+Bob\s+no\s+active\s+-\s+-\s+never$`, r.stdout, r)
 	mustMatch(t, `(?m)^\S+\s+`+regexp.QuoteMeta(testserver.AdminEmail)+`\s+Admin A\s+yes\s`, r.stdout, r)
 	r = admin.ok(t, "", "user", "list", "--json")
 	users := decode[[]userJSON](t, r)
@@ -836,12 +836,26 @@ func TestUsage(t *testing.T) {
 	c.expect(t, 2, "", "user", "frob")
 	c.expect(t, 2, "", "2fa")
 	c.expect(t, 2, "", "pin")
+	c.expect(t, 2, "", "password")
+	c.expect(t, 2, "", "password", "forgot")
 
 	for _, h := range []string{"help", "--help", "-h"} {
 		r = c.ok(t, "", h)
 		mustContain(t, r.stdout, "Exit status", r)
 	}
 	r = c.ok(t, "", "login", "--help")
+	mustContain(t, r.stderr, "-email", r)
+	r = c.ok(t, "", "help")
+	for _, cmd := range []string{"password change", "password reset-request", "user edit", "user disable | enable | unlock"} {
+		mustContain(t, r.stdout, cmd, r)
+	}
+	r = c.ok(t, "", "user", "edit", "--help")
+	for _, f := range []string{"-email", "-ids", "-name", "-new-email", "-admin"} {
+		mustContain(t, r.stderr, f, r)
+	}
+	r = c.ok(t, "", "user", "unlock", "--help")
+	mustContain(t, r.stderr, "-email", r)
+	r = c.ok(t, "", "password", "reset-request", "--help")
 	mustContain(t, r.stderr, "-email", r)
 	if strings.Contains(r.stderr, "mfactl: ") {
 		t.Errorf("--help reported as an error:\n%s", r)
