@@ -504,13 +504,17 @@ type idsResp struct {
 	IDs []string `json:"ids"`
 }
 
-func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request, a auth.Admin) {
+// decodeIDs decodes and validates a body that holds only ids.
+func decodeIDs(w http.ResponseWriter, r *http.Request) ([]string, error) {
 	var req idsReq
-	err := decode(w, r, &req)
-	var ids []string
-	if err == nil {
-		ids, err = parseIDs(req.IDs)
+	if err := decode(w, r, &req); err != nil {
+		return nil, err
 	}
+	return parseIDs(req.IDs)
+}
+
+func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request, a auth.Admin) {
+	ids, err := decodeIDs(w, r)
 	if err == nil {
 		err = s.svc.DeleteUsers(r.Context(), a, ids)
 	}
@@ -580,12 +584,7 @@ func yesNo(name, v string) (*bool, error) {
 }
 
 func (s *Server) handleUserUnlock(w http.ResponseWriter, r *http.Request, a auth.Admin) {
-	var req idsReq
-	err := decode(w, r, &req)
-	var ids []string
-	if err == nil {
-		ids, err = parseIDs(req.IDs)
-	}
+	ids, err := decodeIDs(w, r)
 	if err == nil {
 		err = s.svc.AdminUnlock(r.Context(), a, ids)
 	}

@@ -170,18 +170,25 @@ func (a *app) done(msg string) error {
 
 // newPIN asks for a PIN twice.
 func (a *app) newPIN(prompt string) (string, error) {
-	pin, err := a.readSecret(prompt)
+	return a.newSecret(prompt, "Repeat the PIN: ", "PINs", true)
+}
+
+// newSecret asks for a new secret with prompt, then again with again (what
+// names the two when they differ). Unless always, it asks once only when it
+// reads standard input rather than a terminal.
+func (a *app) newSecret(prompt, again, what string, always bool) (string, error) {
+	secret, err := a.readSecret(prompt)
+	if err != nil || (!always && a.inFile == nil) {
+		return secret, err
+	}
+	repeat, err := a.readSecret(again)
 	if err != nil {
 		return "", err
 	}
-	again, err := a.readSecret("Repeat the PIN: ")
-	if err != nil {
-		return "", err
+	if secret != repeat {
+		return "", fmt.Errorf("the two %s differ; nothing was changed", what)
 	}
-	if pin != again {
-		return "", errors.New("the two PINs differ; nothing was changed")
-	}
-	return pin, nil
+	return secret, nil
 }
 
 func (a *app) pinSet(ctx context.Context, args []string) error {
@@ -567,18 +574,7 @@ func (a *app) userSwitch(ctx context.Context, op string, args []string) error {
 // newPassword asks for a new password: twice on a terminal (where it
 // cannot be seen), once from standard input.
 func (a *app) newPassword() (string, error) {
-	password, err := a.readSecret("New password: ")
-	if err != nil || a.inFile == nil {
-		return password, err
-	}
-	again, err := a.readSecret("Repeat the new password: ")
-	if err != nil {
-		return "", err
-	}
-	if password != again {
-		return "", errors.New("the two new passwords differ; nothing was changed")
-	}
-	return password, nil
+	return a.newSecret("New password: ", "Repeat the new password: ", "new passwords", false)
 }
 
 func (a *app) passwordChange(ctx context.Context, args []string) error {

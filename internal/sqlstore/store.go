@@ -300,8 +300,15 @@ func (s *Store) EditUsers(ctx context.Context, accountID string, ids []string, e
 }
 
 func (s *Store) SetPassword(ctx context.Context, userID, hash string, keepHash []byte, now time.Time) error {
+	return s.setHash(ctx, s.SQL.SetPassword, userID, hash, keepHash, now)
+}
+
+// setHash runs query, which sets a hash of userID's (the password or the
+// PIN), and closes the user's sessions but the one of keepHash, in one
+// transaction.
+func (s *Store) setHash(ctx context.Context, query, userID, hash string, keepHash []byte, now time.Time) error {
 	return s.tx(ctx, func(q Querier) error {
-		res, err := q.Exec(s.SQL.SetPassword, hash, ms(now), userID)
+		res, err := q.Exec(query, hash, ms(now), userID)
 		if err != nil {
 			return err
 		}
@@ -544,17 +551,7 @@ func (s *Store) EnrollTOTP(ctx context.Context, e mfad.Enroll) error {
 }
 
 func (s *Store) SetPIN(ctx context.Context, userID, hash string, keepHash []byte, now time.Time) error {
-	return s.tx(ctx, func(q Querier) error {
-		res, err := q.Exec(s.SQL.SetPIN, hash, ms(now), userID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return mfad.ErrNotFound
-		}
-		_, err = q.Exec(s.SQL.CloseOthers, userID, keepHash)
-		return err
-	})
+	return s.setHash(ctx, s.SQL.SetPIN, userID, hash, keepHash, now)
 }
 
 func (s *Store) RemoveFactor(ctx context.Context, userID string, t mfad.AuthType, now time.Time) error {
