@@ -74,7 +74,7 @@ type Mailer struct {
 func New(cfg Config) (*Mailer, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || u.Host == "" || u.Opaque != "" {
-		return nil, errors.New("smtp url: want smtp://[user[:password]@]host[:port] or smtps://...")
+		return nil, errors.New("smtp url: want smtp://[user[:password]@]host[:port] or smtps://[user[:password]@]host[:port]")
 	}
 	m := &Mailer{cfg: cfg, host: u.Hostname(), stopped: make(chan struct{})}
 	switch u.Scheme {
