@@ -22,15 +22,19 @@ var (
 // isCommon reports whether password, in lower case, is one of
 // commonPasswords. The set is built on first use.
 func isCommon(password string) bool {
-	commonOnce.Do(func() {
-		lines := strings.Split(strings.TrimSpace(commonPasswords), "\n")
-		common = make(map[string]struct{}, len(lines))
-		for _, l := range lines {
-			common[l] = struct{}{}
-		}
-	})
+	commonOnce.Do(func() { common = commonSet() })
 	_, ok := common[strings.ToLower(password)]
 	return ok
+}
+
+// commonSet builds the set of commonPasswords.
+func commonSet() map[string]struct{} {
+	lines := strings.Split(strings.TrimSpace(commonPasswords), "\n")
+	set := make(map[string]struct{}, len(lines))
+	for _, l := range lines {
+		set[l] = struct{}{}
+	}
+	return set
 }
 
 // CheckPassword applies the password policy to a new password of the user

@@ -19,7 +19,7 @@ func accountCreate(ctx context.Context, args []string, getenv func(string) strin
 	dbf := addDBFlags(f)
 	title := f.String("title", "MFAD_ACCOUNT_TITLE", "", "title of the account (required)")
 	email := f.String("admin-email", "MFAD_ADMIN_EMAIL", "", "email of the account's admin (required)")
-	password := f.String("admin-password", "MFAD_ADMIN_PASSWORD", "", "password of the account's admin, at least 8 characters (required)")
+	password := f.String("admin-password", "MFAD_ADMIN_PASSWORD", "", "password of the account's admin: at least 8 characters, not the email, not a common password (required)")
 	if err := f.Parse(args); err != nil {
 		if err == errHelp {
 			return nil

@@ -83,7 +83,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	dbf := addDBFlags(f)
 	keyFile := f.String("key-file", "MFAD_KEY_FILE", "", "file holding the key that encrypts TOTP secrets (default: <db>.key beside a SQLite database, created with mode 0600 on first start)")
 	adminEmail := f.String("admin-email", "MFAD_ADMIN_EMAIL", "", "on an empty database: create the first account with this admin")
-	adminPassword := f.String("admin-password", "MFAD_ADMIN_PASSWORD", "", "password of that first admin (at least 8 characters)")
+	adminPassword := f.String("admin-password", "MFAD_ADMIN_PASSWORD", "", "password of that first admin: at least 8 characters, not the email, not a common password")
 	accountTitle := f.String("account-title", "MFAD_ACCOUNT_TITLE", "Default", "title of that first account")
 	issuer := f.String("issuer", "MFAD_ISSUER", "mfad", "issuer name shown in authenticator apps")
 	idle := f.Duration("idle-timeout", "MFAD_IDLE_TIMEOUT", 15*time.Minute, "a full session ends after this long without a request")
