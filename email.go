@@ -20,7 +20,11 @@ import (
 //  4. the result is put in Unicode normalization form NFC (a "ü" typed as
 //     "u" and a combining diaeresis is the "ü" of the stored email), unless
 //     it holds a character that NFC turns into ASCII (the Kelvin sign,
-//     U+037E GREEK QUESTION MARK, U+1FEF GREEK VARIA): then it stays as it is.
+//     U+037E GREEK QUESTION MARK, U+1FEF GREEK VARIA): then it stays as it is;
+//  5. when NFC changed the text, steps 2 to 4 run again on it, until nothing
+//     changes: composing can bring an upper-case letter back (U+0130 then
+//     U+0330 COMBINING TILDE BELOW composes to U+1E2C, Ḭ, then U+0307), and
+//     the key of a key must be itself.
 //
 // No step turns a non-ASCII character into an ASCII one, so the key of an
 // email is ASCII exactly when the email is, and two ASCII emails share a key
@@ -29,7 +33,21 @@ import (
 // place of an ASCII email. Bytes that are not UTF-8 are kept as they are
 // (such emails are refused before they are looked up).
 func EmailKey(email string) string {
-	s := strings.TrimSpace(email)
+	key, again := emailKeyOnce(strings.TrimSpace(email))
+	// Each round lowers letters or composes characters, so a few suffice;
+	// the bound only guards against a Unicode version that would cycle.
+	for i := 0; again && i < 8; i++ {
+		var next string
+		next, again = emailKeyOnce(key)
+		again = again && next != key
+		key = next
+	}
+	return key
+}
+
+// emailKeyOnce is steps 2 to 4 of EmailKey on s; again reports that NFC
+// changed the text, so that another round may change it further.
+func emailKeyOnce(s string) (key string, again bool) {
 	var b strings.Builder
 	b.Grow(len(s))
 	ascii, nfc := true, true
@@ -55,11 +73,12 @@ func EmailKey(email string) string {
 		b.WriteRune(r)
 		i += size
 	}
-	key := b.String()
+	lowered := b.String()
 	if ascii || !nfc {
-		return key
+		return lowered, false
 	}
-	return norm.NFC.String(key)
+	key = norm.NFC.String(lowered)
+	return key, key != lowered
 }
 
 // nfcMakesASCII reports whether NFC turns the non-ASCII rune r into text

@@ -201,7 +201,7 @@ func migrator(db *sql.DB) (*goose.Provider, error) {
 	}
 	p, err := goose.NewProvider(goose.DialectPostgres, db, sub,
 		goose.WithDisableGlobalRegistry(true), goose.WithSessionLocker(locker),
-		goose.WithGoMigrations(sqlmig.RekeyEmails(func(n int) string { return "$" + strconv.Itoa(n) })))
+		goose.WithGoMigrations(sqlmig.Migrations(func(n int) string { return "$" + strconv.Itoa(n) })...))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: migrations: %w", err)
 	}

@@ -192,7 +192,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 func migrator(db *sql.DB) (*goose.Provider, error) {
 	p, err := goose.NewProvider(goose.DialectSQLite3, db, mustSub(migrations, "migrations"),
 		goose.WithDisableGlobalRegistry(true),
-		goose.WithGoMigrations(sqlmig.RekeyEmails(func(int) string { return "?" })))
+		goose.WithGoMigrations(sqlmig.Migrations(func(int) string { return "?" })...))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: migrations: %w", err)
 	}

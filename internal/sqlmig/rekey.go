@@ -13,8 +13,19 @@ import (
 	"github.com/mfad/mfad"
 )
 
-// RekeyEmailsVersion is the migration version of RekeyEmails.
-const RekeyEmailsVersion = 3
+// The versions of the rekey migration: the first run of the identity
+// rule, and a second run once the rule repeated its steps after NFC (a
+// composed character can be upper case again; see mfad.EmailKey).
+const (
+	RekeyEmailsVersion = 3
+	RekeyAgainVersion  = 7
+)
+
+// Migrations are the Go migrations both stores run; bind spells the n-th
+// placeholder of the database (1-based): "?" or "$n".
+func Migrations(bind func(n int) string) []*goose.Migration {
+	return []*goose.Migration{RekeyEmails(RekeyEmailsVersion, bind), RekeyEmails(RekeyAgainVersion, bind)}
+}
 
 // RekeyEmails is the migration that recomputes every user's email_key under
 // the identity rule of mfad.EmailKey. Keys used to be strings.ToLower of the
@@ -27,11 +38,11 @@ const RekeyEmailsVersion = 3
 // (the migration is one transaction), and the previous version still runs
 // on the database until one of the two is changed or deleted.
 //
-// bind spells the n-th placeholder of the database (1-based): "?" or "$n".
 // Lockout counters are keyed by email key too; they are left as they are
-// and end on their own within the lockout window.
-func RekeyEmails(bind func(n int) string) *goose.Migration {
-	return goose.NewGoMigration(RekeyEmailsVersion, &goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
+// and end on their own within the lockout window. It runs as version
+// version, and changes nothing where every key already follows the rule.
+func RekeyEmails(version int64, bind func(n int) string) *goose.Migration {
+	return goose.NewGoMigration(version, &goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
 		return rekey(ctx, tx, bind)
 	}}, nil)
 }

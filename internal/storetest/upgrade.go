@@ -68,12 +68,16 @@ func testRekeyEmails(t *testing.T, l Legacy) {
 	kelvin := l.oldUser(t, acct, "\u212Aen@example.com") // old key: ken@example.com
 	dotted := l.oldUser(t, acct, "ALİCE@EXAMPLE.COM")    // old key: alice@example.com
 	plain := l.oldUser(t, acct, "Bob@Example.com")
+	// İ then a combining tilde below: NFC composes Ḭ (upper case) and a
+	// combining dot, which the rule then lowers.
+	tilde := l.oldUser(t, acct, "\u0130\u0330@example.com") // old key: i + tilde below
 	s, err := l.Open()
 	if err != nil {
 		t.Fatalf("upgrade: %v", err)
 	}
 	defer s.Close()
-	for email, id := range map[string]string{"\u212Aen@example.com": kelvin, "ALİCE@EXAMPLE.COM": dotted, "alİce@example.com": dotted, "BOB@example.COM": plain} {
+	for email, id := range map[string]string{"\u212Aen@example.com": kelvin, "ALİCE@EXAMPLE.COM": dotted, "alİce@example.com": dotted, "BOB@example.COM": plain,
+		"\u0130\u0330@example.com": tilde, "\u1E2C\u0307@example.com": tilde, "\u1E2D\u0307@example.com": tilde} {
 		u, err := s.UserByEmail(ctx, email)
 		if err != nil || u.ID != id {
 			t.Fatalf("UserByEmail(%q) after the upgrade: %v, %v; want user %s", email, u, err, id)
