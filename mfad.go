@@ -24,6 +24,10 @@ type AuthType string
 const (
 	AuthTOTP AuthType = "2FA" // a time-based one-time password (RFC 6238)
 	AuthPIN  AuthType = "PIN" // a numeric PIN of 4 to 12 digits
+	// AuthRecovery is a one-time recovery code, which may stand in for a
+	// TOTP code at the 2FA step of a login. It is not a factor of
+	// auth_methods.
+	AuthRecovery AuthType = "RECOVERY"
 )
 
 // Valid reports whether t is one of the known factors (case-sensitive).

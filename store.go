@@ -20,6 +20,7 @@ type Store interface {
 	AuditStore
 	KeyStore
 	ResetStore
+	RecoveryStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
@@ -85,6 +86,17 @@ type SessionStore interface {
 	AdvanceLogin(ctx context.Context, a Advance) error
 }
 
+// RecoveryStore keeps users' recovery codes, by hash.
+type RecoveryStore interface {
+	// SetRecoveryCodes replaces the user's recovery codes with hashes.
+	SetRecoveryCodes(ctx context.Context, userID string, hashes [][]byte, now time.Time) error
+	// RecoveryCodesLeft counts the user's unused recovery codes.
+	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
+	// HasRecoveryCode reports whether hash is an unused recovery code of
+	// the user. It is used by Advance.RecoveryHash.
+	HasRecoveryCode(ctx context.Context, userID string, hash []byte) (bool, error)
+}
+
 // Advance is one completed second-factor step, applied atomically: the
 // limited session is closed (ErrSessionGone if it already was), the TOTP step
 // is consumed (ErrReplay if a step at or after it was accepted, or if the
@@ -96,6 +108,9 @@ type Advance struct {
 	TOTPStep    int64  // > 0: the time step the code matched
 	TOTPGen     int64  // the secret generation the code was checked against (not enrolling)
 	PendingID   string // non-empty: the enrollment secret the code was checked against
+	// RecoveryHash, when set, is the recovery code that stands in for the
+	// TOTP code: it is consumed (ErrReplay if it was used meanwhile).
+	RecoveryHash []byte
 	Next        *Session
 	Now         time.Time
 

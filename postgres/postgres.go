@@ -399,6 +399,9 @@ func (s *Store) advanceOn(ctx context.Context, pc *pgx.Conn, a mfad.Advance) err
 		login = false // recorded by the statement that consumes the step
 		wantOne(b.Queue(s.SQL.ConsumeStep, sqlstore.ConsumeStepArgs(a)...), mfad.ErrReplay)
 	}
+	if a.RecoveryHash != nil {
+		wantOne(b.Queue(s.SQL.UseRecovery, a.UserID, a.RecoveryHash), mfad.ErrReplay)
+	}
 	if login {
 		b.Queue(s.SQL.RecordLogin, ms(a.Next.Created), a.UserID)
 	}

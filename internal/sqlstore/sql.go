@@ -31,6 +31,8 @@ type Statements struct {
 	SetPassword, ResetKeys                             string
 	DropResets, PutReset, Reset, UseReset, PurgeResets string
 	CloseAll, AllUsers                                 string
+	DropRecovery, PutRecovery, CountRecovery           string
+	HasRecovery, UseRecovery, DropRecoveryOfIDs        string
 
 	StoreThrottle, Release, InsertAudit, AuditEvents string
 	SealedSecrets, ResealActive, ResealPending       string
@@ -130,6 +132,13 @@ func (d *Dialect) statements() Statements {
 		PurgeResets: q("DELETE FROM password_resets WHERE expires <= ?"),
 		CloseAll:    q("DELETE FROM sessions WHERE user_id = ?"),
 		AllUsers:    q("SELECT " + userCols + " FROM users ORDER BY account_id, created, id"),
+
+		DropRecovery:      q("DELETE FROM recovery_codes WHERE user_id = ?"),
+		PutRecovery:       q("INSERT INTO recovery_codes(user_id, hash, created) VALUES(?, ?, ?)"),
+		CountRecovery:     q("SELECT count(*) FROM recovery_codes WHERE user_id = ?"),
+		HasRecovery:       q("SELECT count(*) FROM recovery_codes WHERE user_id = ? AND hash = ?"),
+		UseRecovery:       q("DELETE FROM recovery_codes WHERE user_id = ? AND hash = ?"),
+		DropRecoveryOfIDs: q("DELETE FROM recovery_codes WHERE " + in("user_id")),
 
 		StoreThrottle: q(`INSERT INTO throttle(key, count, window_start, locked_until) VALUES(?, ?, ?, ?)
 			ON CONFLICT(key) DO UPDATE SET count = excluded.count, window_start = excluded.window_start, locked_until = excluded.locked_until`),

@@ -470,6 +470,15 @@ func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
 				return mfad.ErrReplay
 			}
 		}
+		if a.RecoveryHash != nil {
+			res, err := q.Exec(s.SQL.UseRecovery, a.UserID, a.RecoveryHash)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return mfad.ErrReplay
+			}
+		}
 		if err := s.insertSession(q, a.Next, login); err != nil {
 			return err
 		}
@@ -572,6 +581,9 @@ func (s *Store) RemoveFactor(ctx context.Context, userID string, t mfad.AuthType
 			if _, err := q.Exec(s.SQL.DropPending, userID); err != nil {
 				return err
 			}
+			if _, err := q.Exec(s.SQL.DropRecovery, userID); err != nil {
+				return err
+			}
 			_, err = q.Exec(s.SQL.RemoveTOTP, ms(now), userID)
 		case mfad.AuthPIN:
 			_, err = q.Exec(s.SQL.RemovePIN, ms(now), userID)
@@ -580,6 +592,34 @@ func (s *Store) RemoveFactor(ctx context.Context, userID string, t mfad.AuthType
 		}
 		return err
 	})
+}
+
+// ---- recovery codes
+
+func (s *Store) SetRecoveryCodes(ctx context.Context, userID string, hashes [][]byte, now time.Time) error {
+	return s.tx(ctx, func(q Querier) error {
+		if _, err := q.Exec(s.SQL.DropRecovery, userID); err != nil {
+			return err
+		}
+		for _, h := range hashes {
+			if _, err := q.Exec(s.SQL.PutRecovery, userID, h, ms(now)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) RecoveryCodesLeft(ctx context.Context, userID string) (int, error) {
+	var n int
+	err := s.d.Read(ctx).QueryRow(s.SQL.CountRecovery, userID).Scan(&n)
+	return n, s.d.Err(err)
+}
+
+func (s *Store) HasRecoveryCode(ctx context.Context, userID string, hash []byte) (bool, error) {
+	var n int
+	err := s.d.Read(ctx).QueryRow(s.SQL.HasRecovery, userID, hash).Scan(&n)
+	return n == 1, s.d.Err(err)
 }
 
 func (s *Store) AdminSetFactor(ctx context.Context, accountID string, ids []string, t mfad.AuthType, pinHash string, now time.Time) error {
@@ -622,6 +662,9 @@ func (s *Store) AdminRemoveFactor(ctx context.Context, accountID string, ids []s
 				return mfad.ErrForced
 			}
 			if _, err := q.Exec(s.SQL.DropPendingOfIDs, list); err != nil {
+				return err
+			}
+			if _, err := q.Exec(s.SQL.DropRecoveryOfIDs, list); err != nil {
 				return err
 			}
 			_, err = q.Exec(s.SQL.AdminRemoveTOTP, ms(now), list)

@@ -56,6 +56,8 @@ var tests = []struct {
 	{"AdvanceLoginStaleGenAfterReset", testAdvanceLoginStaleGenAfterReset},
 	{"AdvanceLoginEnrollPending", testAdvanceLoginEnrollPending},
 	{"FailSession", testFailSession},
+	{"RecoveryCodes", testRecoveryCodes},
+	{"RecoveryCodeRace", testRecoveryCodeRace},
 	// Sessions.
 	{"SessionsTouchDeletePurge", testSessionsTouchDeletePurge},
 	{"LimitedSessionCap", testLimitedSessionCap},
