@@ -111,8 +111,8 @@ type Advance struct {
 	// RecoveryHash, when set, is the recovery code that stands in for the
 	// TOTP code: it is consumed (ErrReplay if it was used meanwhile).
 	RecoveryHash []byte
-	Next        *Session
-	Now         time.Time
+	Next         *Session
+	Now          time.Time
 
 	// CheckKey, when set, is the throttle key of a step whose attempt was
 	// not reserved beforehand (a TOTP code: cheap to check, so it is
