@@ -174,8 +174,9 @@ func TestItem30EachStepIssuesANewID(t *testing.T) {
 	})
 }
 
-// 31. Limited sessions expire after 5 minutes, are not extended by
-// requests, and die after 5 wrong codes.
+// 31. Limited sessions expire after 5 minutes (15 when they owe 2FA
+// enrollment, time to install an app), are not extended by requests, and
+// die after 5 wrong codes.
 func TestItem31LimitedSessionsExpireAndDie(t *testing.T) {
 	forEachStore(t, func(t *testing.T, srv *testserver.Server) {
 		f := newFixture(t, srv)
@@ -191,15 +192,19 @@ func TestItem31LimitedSessionsExpireAndDie(t *testing.T) {
 		wantState(t, f.c, "a limited session at 5:00", lim, "dead")
 		wantErr(t, f.c.factor(lim, "2FA", f.code(f.totp, 0)), 401, mfad.CodeUnauthenticated)
 
-		// An enrollment session and a PIN session expire alike.
+		// A PIN session expires alike; an enrollment session at 15 minutes.
 		want(t, f.c.post("/user/set-mfa", f.adminA.Token, obj{"ids": []string{f.plain.ID}, "auth_type": "2FA"}), 200)
 		enr := f.limited(f.plain, mfad.StepEnroll)
 		pin := f.limited(f.pin, mfad.StepPIN)
 		secret := generate(t, f.c, enr)
 		srv.Clock.Advance(5 * time.Minute)
+		wantErr(t, f.c.factor(pin, "PIN", f.pin.PIN), 401, mfad.CodeUnauthenticated)
+		wantState(t, f.c, "an enrollment session at 5:00", enr, "limited")
+		srv.Clock.Advance(10*time.Minute - time.Second)
+		wantState(t, f.c, "an enrollment session at 14:59", enr, "limited")
+		srv.Clock.Advance(time.Second)
 		wantErr(t, f.c.factor(enr, "2FA", codeAt(secret, f.now(), 0)), 401, mfad.CodeUnauthenticated)
 		wantErr(t, f.c.get("/profile/2fa/generate", enr), 401, mfad.CodeUnauthenticated)
-		wantErr(t, f.c.factor(pin, "PIN", f.pin.PIN), 401, mfad.CodeUnauthenticated)
 
 		// Five wrong codes.
 		lim = f.limited(f.totp, mfad.StepTOTP)

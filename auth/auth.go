@@ -18,6 +18,7 @@ type Config struct {
 	IdleTimeout     time.Duration // full sessions end after this long without a request
 	MaxLifetime     time.Duration // full sessions end this long after login at most
 	LimitedLifetime time.Duration // limited sessions live this long
+	EnrollLifetime  time.Duration // limited sessions that owe 2FA enrollment live this long
 	PendingLifetime time.Duration // an unconfirmed TOTP secret lives this long
 	MaxCodeFailures int           // wrong codes that close a limited session
 	EmailThrottle   mfad.Throttle // failed attempts per email
@@ -33,7 +34,8 @@ func DefaultConfig() Config {
 		IdleTimeout:     15 * time.Minute,
 		MaxLifetime:     12 * time.Hour,
 		LimitedLifetime: 5 * time.Minute,
-		PendingLifetime: 10 * time.Minute,
+		EnrollLifetime:  15 * time.Minute,
+		PendingLifetime: 15 * time.Minute,
 		MaxCodeFailures: 5,
 		EmailThrottle:   mfad.Throttle{Limit: 5, Window: 15 * time.Minute, Lock: 15 * time.Minute},
 		AddrThrottle:    mfad.Throttle{Limit: 30, Window: time.Minute, Lock: time.Minute},
@@ -55,6 +57,9 @@ func (c *Config) fill() {
 	}
 	if c.LimitedLifetime <= 0 {
 		c.LimitedLifetime = d.LimitedLifetime
+	}
+	if c.EnrollLifetime <= 0 {
+		c.EnrollLifetime = d.EnrollLifetime
 	}
 	if c.PendingLifetime <= 0 {
 		c.PendingLifetime = d.PendingLifetime

@@ -32,12 +32,36 @@ func tooMany(retry time.Duration) error {
 	return &mfad.Error{Code: mfad.CodeTooManyAttempts, Msg: "too many failed attempts, try again later", RetryAfter: retry}
 }
 
-func wrongCode(closed bool) error {
-	if closed {
-		return &mfad.Error{Code: mfad.CodeWrongCode, Msg: "wrong code; too many wrong codes, the login must start again",
-			Details: map[string]any{"session_closed": true}}
+// refusal is what the answer to a wrong second-factor code says.
+type refusal struct {
+	closed    bool          // the limited session is closed: the login starts again
+	replayed  bool          // a TOTP code right for a time step already used
+	lockedFor time.Duration // > 0: this attempt locked the email for so long
+}
+
+// wrongCode is the answer to a wrong second-factor code (401 code 13). Its
+// msg says what happened; details carry session_closed and, when this
+// attempt locked the email, locked_seconds (the caller passed the
+// password: the lock is theirs to know).
+func wrongCode(r refusal) error {
+	msg := "wrong code"
+	if r.replayed {
+		msg = "this code was already used: wait for the next one from your authenticator app (a new one every 30 seconds)"
 	}
-	return mfad.Errorf(mfad.CodeWrongCode, "wrong code")
+	details := map[string]any{}
+	if r.closed {
+		msg += "; too many wrong codes, the login must start again"
+		details["session_closed"] = true
+	}
+	if r.lockedFor > 0 {
+		secs := int(r.lockedFor / time.Second)
+		msg += fmt.Sprintf("; too many failed attempts: this email is locked for %d minutes", (secs+59)/60)
+		details["locked_seconds"] = secs
+	}
+	if len(details) == 0 {
+		return mfad.Errorf(mfad.CodeWrongCode, "%s", msg)
+	}
+	return &mfad.Error{Code: mfad.CodeWrongCode, Msg: msg, Details: details}
 }
 
 // hashErr maps a hashing pool error.

@@ -3,28 +3,66 @@ package auth
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/mfad/mfad"
 	"github.com/mfad/mfad/totp"
 )
 
-// Generate2FA makes a new pending TOTP secret for the caller (a full session,
-// or a limited one that owes enrollment).
-func (s *Service) Generate2FA(ctx context.Context, id *Identity) (totp.Enrollment, error) {
-	if id.Session.Kind != mfad.SessionFull && id.Session.Step != mfad.StepEnroll {
-		return totp.Enrollment{}, errFactorRequired
+// PendingSecret is a pending TOTP secret to show, with the time left to
+// confirm it: until the secret's end, or sooner the end of the limited
+// session that owes enrollment.
+type PendingSecret struct {
+	totp.Enrollment
+	Left time.Duration
+}
+
+// Generate2FA returns the caller's pending TOTP secret (a full session, or
+// a limited one that owes enrollment): the same one while it is pending,
+// so that a reload or a second login does not void a secret already
+// scanned, and a new one when there is none or fresh is set.
+//
+// Showing a pending secret again to another session of the user gives
+// nothing away: a limited session can read it only while it owes
+// enrollment, when the password alone completes a login anyway (by
+// enrolling a secret of one's own), and any other caller holds a full
+// session.
+func (s *Service) Generate2FA(ctx context.Context, id *Identity, fresh bool) (PendingSecret, error) {
+	if err := RequireFullOrEnrolling(id); err != nil {
+		return PendingSecret{}, err
 	}
-	e, err := totp.Generate(s.cfg.Issuer, id.User.Email)
+	u := id.User
+	left := func(created time.Time) time.Duration {
+		end := created.Add(s.cfg.PendingLifetime)
+		if id.Session.Kind == mfad.SessionLimited && id.Session.Expires.Before(end) {
+			end = id.Session.Expires
+		}
+		return max(end.Sub(s.now()), 0)
+	}
+	if !fresh {
+		p, secret, err := s.pending(ctx, u)
+		switch {
+		case err == nil:
+			e, err := totp.Again(s.cfg.Issuer, u.Email, secret)
+			if err != nil {
+				return PendingSecret{}, err
+			}
+			return PendingSecret{Enrollment: e, Left: left(p.Created)}, nil
+		case !errors.Is(err, errNoPending):
+			return PendingSecret{}, err
+		}
+	}
+	e, err := totp.Generate(s.cfg.Issuer, u.Email)
 	if err != nil {
-		return totp.Enrollment{}, err
+		return PendingSecret{}, err
 	}
-	p := &mfad.PendingTOTP{ID: uuid.NewString(), UserID: id.User.ID, Seal: s.box.Seal([]byte(e.Secret), []byte(id.User.ID)), Created: s.now()}
+	p := &mfad.PendingTOTP{ID: uuid.NewString(), UserID: u.ID, Seal: s.box.Seal([]byte(e.Secret), []byte(u.ID)), Created: s.now()}
 	if err := s.store.PutPendingTOTP(ctx, p); err != nil {
-		return totp.Enrollment{}, err
+		return PendingSecret{}, err
 	}
-	s.audit(ctx, event{name: mfad.EventTOTPGenerated, user: id.User})
-	return e, nil
+	s.audit(ctx, event{name: mfad.EventTOTPGenerated, user: u})
+	return PendingSecret{Enrollment: e, Left: left(p.Created)}, nil
 }
 
 // SetMFA turns a factor on for the caller and returns the caller's session

@@ -232,9 +232,13 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 	if se.Kind != mfad.SessionLimited {
 		return LoginResult{}, errUnauthenticated
 	}
-	if t != se.Step.Factor() {
+	recovery := t == mfad.AuthRecovery && se.Step == mfad.StepTOTP
+	if t != se.Step.Factor() && !recovery {
 		if err := s.FailStep(ctx, id); err != nil {
 			return LoginResult{}, err
+		}
+		if se.Step == mfad.StepTOTP {
+			return LoginResult{}, mfad.Errorf(mfad.CodeWrongAuthType, "this login step owes auth_type %q or %q (Mfa-Code %d)", mfad.AuthTOTP, mfad.AuthRecovery, se.Step)
 		}
 		return LoginResult{}, mfad.Errorf(mfad.CodeWrongAuthType, "this login step owes auth_type %q (Mfa-Code %d)", se.Step.Factor(), se.Step)
 	}
@@ -247,14 +251,14 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		s.audit(ctx, event{name: mfad.EventLocked, step: stepName(se.Step), failure: true, user: u, detail: string(t)})
 		return tooMany(retry)
 	}
-	// A PIN (argon2id) or an enrollment code reserves its attempt before it
-	// is checked, so concurrent guesses cannot get more checks than the
-	// limit. A TOTP code is cheap to check: it is checked first and
-	// reserved only when wrong, and a right one commits only while the
-	// email is not locked (in the step's one transaction), so past the
-	// limit a right code gets the same 429 as a wrong one and guesses learn
-	// nothing more.
-	reserveFirst := se.Step != mfad.StepTOTP
+	// A PIN (argon2id), an enrollment code or a recovery code reserves its
+	// attempt before it is checked, so concurrent guesses cannot get more
+	// checks than the limit. A TOTP code is cheap to check: it is checked
+	// first and reserved only when wrong, and a right one commits only
+	// while the email is not locked (in the step's one transaction), so
+	// past the limit a right code gets the same 429 as a wrong one and
+	// guesses learn nothing more.
+	reserveFirst := se.Step != mfad.StepTOTP || recovery
 	if reserveFirst {
 		if retry, err := at.reserve(ekey, s.cfg.EmailThrottle); err != nil {
 			return LoginResult{}, err
@@ -263,7 +267,7 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		}
 	}
 
-	adv, ok, err := s.evaluate(ctx, id, code, at.now)
+	adv, ok, err := s.evaluate(ctx, id, t, code, at.now)
 	if err != nil {
 		return LoginResult{}, err // no verdict: taken back
 	}
@@ -274,6 +278,10 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 	var done []event
 	if se.Step == mfad.StepEnroll {
 		done = append(done, event{name: mfad.EventFactorSet, user: u, detail: "2FA enrolled at login"})
+	}
+	if ok && recovery {
+		done = append(done, event{name: mfad.EventRecoveryUsed, step: stepName(se.Step), user: u,
+			detail: fmt.Sprintf("a recovery code instead of a TOTP code; %d left", adv.recoveryLeft-1)})
 	}
 	if next == mfad.StepNone {
 		done = append(done, event{name: mfad.EventLoginOK, step: stepName(se.Step), user: u, detail: "last step: " + stepName(se.Step)})
@@ -307,8 +315,12 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 			return LoginResult{}, lockedOut(locked.RetryAfter)
 		case errors.Is(err, mfad.ErrReplay):
 			// Checked against a stale record: another step was
-			// accepted meanwhile. A wrong code.
-			s.audit(ctx, event{name: mfad.EventTOTPReplay, failure: true, user: u, detail: "a code already used"})
+			// accepted meanwhile, or the recovery code used. A wrong
+			// code.
+			if !recovery {
+				s.audit(ctx, event{name: mfad.EventTOTPReplay, failure: true, user: u, detail: "a code already used"})
+			}
+			adv.replayed = true
 		case errors.Is(err, mfad.ErrSessionGone):
 			return LoginResult{}, errUnauthenticated
 		case errors.Is(err, mfad.ErrNoPending):
@@ -336,21 +348,29 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 		evs[0].detail += "; limited session closed"
 	}
 	s.audit(ctx, evs...)
-	return LoginResult{}, wrongCode(closed)
+	var lockedFor time.Duration
+	if at.lastEmail.Locks {
+		lockedFor = s.cfg.EmailThrottle.Lock
+	}
+	return LoginResult{}, wrongCode(refusal{closed: closed, replayed: adv.replayed && !recovery, lockedFor: lockedFor})
 }
 
 // advance is a second-factor step ready to commit: mfad.Advance, and the
-// id of the session it creates.
+// id of the session it creates. replayed: the code was right for a time
+// step already used. recoveryLeft: the user's recovery codes before this
+// step (a recovery code step).
 type advance struct {
 	mfad.Advance
-	token string
+	token        string
+	replayed     bool
+	recoveryLeft int
 }
 
 // evaluate checks the code against the factor the limited session of id
 // owes. It reports whether the code is right and prepares the step that a
 // right one commits (the next session: full, or limited owing the PIN).
 // An error means the check could not be made (the attempt gets no verdict).
-func (s *Service) evaluate(ctx context.Context, id *Identity, code string, now time.Time) (*advance, bool, error) {
+func (s *Service) evaluate(ctx context.Context, id *Identity, t mfad.AuthType, code string, now time.Time) (*advance, bool, error) {
 	se, u := id.Session, id.User
 	next := mfad.StepNone
 	if se.Step != mfad.StepPIN && u.HasPIN {
@@ -363,10 +383,27 @@ func (s *Service) evaluate(ctx context.Context, id *Identity, code string, now t
 	token, nextSession := s.newSession(u.ID, kind, next, now)
 	adv := &advance{Advance: mfad.Advance{LimitedHash: se.Hash, UserID: u.ID, Next: nextSession, Now: now}, token: token}
 	replay := func() {
+		adv.replayed = true
 		s.audit(ctx, event{name: mfad.EventTOTPReplay, failure: true, user: u, detail: "a code already used"})
 	}
-	switch se.Step {
-	case mfad.StepTOTP:
+	switch {
+	case t == mfad.AuthRecovery && se.Step == mfad.StepTOTP:
+		c, ok := canonicalRecovery(code)
+		if !ok {
+			return adv, false, nil
+		}
+		hash := recoveryHash(u.ID, c)
+		found, err := s.store.HasRecoveryCode(ctx, u.ID, hash)
+		if err != nil || !found {
+			return adv, false, err
+		}
+		left, err := s.store.RecoveryCodesLeft(ctx, u.ID)
+		if err != nil {
+			return nil, false, err
+		}
+		adv.RecoveryHash, adv.recoveryLeft = hash, left
+		return adv, true, nil
+	case se.Step == mfad.StepTOTP:
 		if u.TOTPSeal == nil {
 			return adv, false, nil
 		}
@@ -383,7 +420,7 @@ func (s *Service) evaluate(ctx context.Context, id *Identity, code string, now t
 		}
 		adv.TOTPStep, adv.TOTPGen = r.Step, u.TOTPGen
 		return adv, r.OK, nil
-	case mfad.StepEnroll:
+	case se.Step == mfad.StepEnroll:
 		p, secret, err := s.pending(ctx, u)
 		if err != nil {
 			return nil, false, err
@@ -397,7 +434,7 @@ func (s *Service) evaluate(ctx context.Context, id *Identity, code string, now t
 		}
 		adv.TOTPStep, adv.PendingID = r.Step, p.ID
 		return adv, r.OK, nil
-	case mfad.StepPIN:
+	case se.Step == mfad.StepPIN:
 		if u.PINHash == "" || !ValidPIN(code) {
 			return adv, false, nil
 		}
@@ -410,7 +447,7 @@ func (s *Service) evaluate(ctx context.Context, id *Identity, code string, now t
 	return nil, false, fmt.Errorf("limited session owes unknown step %d", se.Step)
 }
 
-var errNoPending = mfad.Errorf(mfad.CodeEnrollment, "no pending 2FA secret: call GET /profile/2fa/generate first (a secret lives 10 minutes)")
+var errNoPending = mfad.Errorf(mfad.CodeEnrollment, "no pending 2FA secret: call GET /profile/2fa/generate first (a secret lives 15 minutes)")
 
 // pending returns the user's unexpired pending secret, opened.
 func (s *Service) pending(ctx context.Context, u *mfad.User) (*mfad.PendingTOTP, string, error) {

@@ -235,6 +235,8 @@ var notices = map[string]string{
 	mfad.EventPasswordReset:       "The password of your account was reset, with a link mailed to this address.",
 	mfad.EventFactorSet:           "A second factor was turned on for your account.",
 	mfad.EventFactorRemoved:       "A second factor was turned off for your account.",
+	mfad.EventRecoveryGenerated:   "New recovery codes were made for your account. The earlier ones no longer work.",
+	mfad.EventRecoveryUsed:        "A recovery code was used instead of an authenticator code to sign in to your account. It cannot be used again.",
 	mfad.EventAdminSetMFA:         "An administrator turned on a second factor for your account.",
 	mfad.EventAdminRemoveMFA:      "An administrator turned off a second factor for your account.",
 	mfad.EventAdminResetMFA:       "An administrator reset your authenticator app: your next sign-in sets it up again.",

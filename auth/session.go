@@ -24,9 +24,13 @@ func newToken() (string, []byte) {
 func (s *Service) newSession(userID string, kind mfad.SessionKind, step mfad.Step, now time.Time) (string, *mfad.Session) {
 	token, hash := newToken()
 	se := &mfad.Session{Hash: hash, UserID: userID, Kind: kind, Step: step, Created: now, LastSeen: now}
-	if kind == mfad.SessionFull {
+	switch {
+	case kind == mfad.SessionFull:
 		se.Expires = now.Add(s.cfg.MaxLifetime)
-	} else {
+	case step == mfad.StepEnroll:
+		// Time to install an authenticator app and scan the secret.
+		se.Expires = now.Add(s.cfg.EnrollLifetime)
+	default:
 		se.Expires = now.Add(s.cfg.LimitedLifetime)
 	}
 	return token, se

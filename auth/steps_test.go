@@ -119,7 +119,7 @@ func (e *stepEnv) user(first mfad.Step, both bool) (email, secret string) {
 		}
 	case first == mfad.StepTOTP:
 		id := e.identity(e.login(email, "user password", mfad.StepNone))
-		g, err := e.svc.Generate2FA(e.ctx, id)
+		g, err := e.svc.Generate2FA(e.ctx, id, false)
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -214,7 +214,7 @@ func TestSecondFactorSteps(t *testing.T) {
 			lim := e.login(email, "user password", c.first)
 			id := e.identity(lim)
 			if c.first == mfad.StepEnroll {
-				g, err := e.svc.Generate2FA(e.ctx, id)
+				g, err := e.svc.Generate2FA(e.ctx, id, false)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -227,3 +227,27 @@ func Methods(u *mfad.User, a *mfad.Account) (methods, forced []string) {
 	}
 	return methods, forced
 }
+
+// The states of a factor in MFAStatus.
+const (
+	FactorActive  = "active"             // on, with its secret set up
+	FactorPending = "pending_enrollment" // 2FA on or forced, no authenticator set up yet
+	FactorOff     = "off"
+)
+
+// MFAStatus tells, per factor, what an admin needs to know beyond
+// auth_methods (which lists 2FA as soon as it is on or forced): whether the
+// user has set it up.
+func MFAStatus(u *mfad.User, a *mfad.Account) map[string]string {
+	st := map[string]string{string(mfad.AuthTOTP): FactorOff, string(mfad.AuthPIN): FactorOff}
+	if u.Has2FA || u.Forced2FA || (a != nil && a.Forced2FA) {
+		st[string(mfad.AuthTOTP)] = FactorPending
+		if u.TOTPSeal != nil {
+			st[string(mfad.AuthTOTP)] = FactorActive
+		}
+	}
+	if u.HasPIN {
+		st[string(mfad.AuthPIN)] = FactorActive
+	}
+	return st
+}

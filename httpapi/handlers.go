@@ -96,11 +96,19 @@ type profileResp struct {
 	ForcedAuth  []string `json:"forced_auth"`
 }
 
+// ownProfileResp is GET /profile: the profile and the caller's recovery
+// codes left.
+type ownProfileResp struct {
+	profileResp
+	RecoveryCodesLeft int `json:"recovery_codes_left"`
+}
+
 type userResp struct {
 	profileResp
-	Created   int64 `json:"created"`
-	Modified  int64 `json:"modified"`
-	LastLogin int64 `json:"last_login"`
+	MFAStatus map[string]string `json:"mfa_status"`
+	Created   int64             `json:"created"`
+	Modified  int64             `json:"modified"`
+	LastLogin int64             `json:"last_login"`
 }
 
 func yn(b bool) string {
@@ -124,7 +132,8 @@ func toProfile(u *mfad.User, a *mfad.Account) profileResp {
 }
 
 func toUser(u *mfad.User, a *mfad.Account) userResp {
-	return userResp{profileResp: toProfile(u, a), Created: unix(u.Created), Modified: unix(u.Modified), LastLogin: unix(u.LastLogin)}
+	return userResp{profileResp: toProfile(u, a), MFAStatus: auth.MFAStatus(u, a),
+		Created: unix(u.Created), Modified: unix(u.Modified), LastLogin: unix(u.LastLogin)}
 }
 
 // ---- session
@@ -184,7 +193,7 @@ func (s *Server) handleSecondFactor(w http.ResponseWriter, r *http.Request, id *
 		if err := decode(w, r, &req); err != nil {
 			return "", "", err
 		}
-		t, err := authType("auth_type", req.AuthType, mfad.AuthTOTP, mfad.AuthPIN)
+		t, err := authType("auth_type", req.AuthType, mfad.AuthTOTP, mfad.AuthPIN, mfad.AuthRecovery)
 		if err != nil {
 			return "", "", err
 		}
@@ -233,22 +242,55 @@ func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request, id *auth.
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toProfile(id.User, a))
-}
-
-type generateResp struct {
-	QR     string `json:"qr"`
-	Secret string `json:"secret"`
-	URI    string `json:"uri"`
-}
-
-func (s *Server) handleGenerate2FA(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
-	e, err := s.svc.Generate2FA(r.Context(), id)
+	left, err := s.svc.RecoveryCodesLeft(r.Context(), id)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, generateResp{QR: base64.StdEncoding.EncodeToString(e.PNG), Secret: e.Secret, URI: e.URI})
+	writeJSON(w, http.StatusOK, ownProfileResp{profileResp: toProfile(id.User, a), RecoveryCodesLeft: left})
+}
+
+type generateResp struct {
+	QR        string `json:"qr"`
+	Secret    string `json:"secret"`
+	URI       string `json:"uri"`
+	ExpiresIn int64  `json:"expires_in"`
+}
+
+// handleGenerate2FA is GET /profile/2fa/generate: the pending secret,
+// the same one while it is pending; ?new=1 asks for a new one.
+func (s *Server) handleGenerate2FA(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	var fresh bool
+	switch v := r.URL.Query().Get("new"); v {
+	case "", "0", "false":
+	case "1", "true":
+		fresh = true
+	default:
+		writeError(w, r, invalid(`new: must be "1" or "0"`))
+		return
+	}
+	e, err := s.svc.Generate2FA(r.Context(), id, fresh)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, generateResp{QR: base64.StdEncoding.EncodeToString(e.PNG), Secret: e.Secret, URI: e.URI,
+		ExpiresIn: int64(e.Left / time.Second)})
+}
+
+type recoveryResp struct {
+	Codes []string `json:"codes"`
+}
+
+// handleRecoveryCodes is POST /profile/recovery-codes: a new set, shown
+// this once. The request has no body.
+func (s *Server) handleRecoveryCodes(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+	codes, err := s.svc.GenerateRecoveryCodes(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, recoveryResp{Codes: codes})
 }
 
 type setMFAResp struct {

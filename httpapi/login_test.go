@@ -134,14 +134,15 @@ func TestTOTPEnrollmentAndLogin(t *testing.T) {
 	// The limited session died with the step.
 	e.wantError(e.post("/session/login", lim, map[string]string{"auth_type": "2FA", "code": next}), 401, mfad.CodeUnauthenticated)
 
-	// The same code on a fresh limited session is a replay: the same answer
-	// as a wrong code.
+	// The same code on a fresh limited session is a replay: refused as a
+	// wrong code, with a msg saying it was already used.
 	lim2 := e.limitedLogin("totp@example.com", "totp-password", mfad.StepTOTP)
 	replay := e.post("/session/login", lim2, map[string]string{"auth_type": "2FA", "code": next})
 	wrong := e.post("/session/login", lim2, map[string]string{"auth_type": "2FA", "code": wrongCode(next)})
 	e.wantError(replay, 401, mfad.CodeWrongCode)
-	if string(replay.Body) != string(wrong.Body) {
-		t.Fatalf("replay %s and wrong code %s answer differently", replay.Body, wrong.Body)
+	e.wantError(wrong, 401, mfad.CodeWrongCode)
+	if !strings.Contains(string(replay.Body), "already used: wait for the next one") || strings.Contains(string(wrong.Body), "already used") {
+		t.Fatalf("replay %s, wrong code %s: only the replay says it was already used", replay.Body, wrong.Body)
 	}
 	// The previous step is not accepted any more either (steps move forward).
 	e.wantError(e.post("/session/login", lim2, map[string]string{"auth_type": "2FA", "code": e.code(g.Secret, -1)}), 401, mfad.CodeWrongCode)

@@ -21,6 +21,7 @@ func (s *Server) routeTable() []Route {
 		{"POST", b + "/profile/set-mfa", s.authed(full, s.handleProfileSetMFA)},
 		{"POST", b + "/profile/remove-mfa", s.authed(full, s.handleProfileRemoveMFA)},
 		{"POST", b + "/profile/set-password", s.authed(full, s.handleSetPassword)},
+		{"POST", b + "/profile/recovery-codes", s.authed(full, s.handleRecoveryCodes)},
 
 		{"POST", b + "/user/set-mfa", s.admin(s.handleUserSetMFA)},
 		{"POST", b + "/user/remove-mfa", s.admin(s.handleUserRemoveMFA)},

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/base32"
 	"fmt"
 	"image/png"
 	"time"
@@ -34,8 +35,23 @@ type Enrollment struct {
 // Generate makes a new random secret for account (the user's email) under
 // issuer.
 func Generate(issuer, account string) (Enrollment, error) {
+	return enroll(issuer, account, nil)
+}
+
+// Again returns the Enrollment of an existing secret (base32, as
+// Enrollment.Secret has it), so that a pending secret can be shown again.
+func Again(issuer, account, secret string) (Enrollment, error) {
+	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
+	if err != nil || len(raw) == 0 {
+		return Enrollment{}, fmt.Errorf("totp: secret is not base32")
+	}
+	return enroll(issuer, account, raw)
+}
+
+// enroll makes the Enrollment of secret, or of a new random one when nil.
+func enroll(issuer, account string, secret []byte) (Enrollment, error) {
 	key, err := totp.Generate(totp.GenerateOpts{
-		Issuer: issuer, AccountName: account, Period: Period, SecretSize: SecretSize,
+		Issuer: issuer, AccountName: account, Period: Period, SecretSize: SecretSize, Secret: secret,
 		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1, Rand: rand.Reader,
 	})
 	if err != nil {

@@ -283,3 +283,21 @@ func TestGenerate(t *testing.T) {
 		t.Errorf("two Generate calls gave the same secret %q", e1.Secret)
 	}
 }
+
+// Again shows the same secret: same base32, same URI, codes that match.
+func TestAgainKeepsTheSecret(t *testing.T) {
+	e, err := totp.Generate("mfad", "alice@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := totp.Again("mfad", "alice@example.com", e.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Secret != e.Secret || a.URI != e.URI || len(a.PNG) == 0 {
+		t.Fatalf("Again: %q %q, want %q %q", a.Secret, a.URI, e.Secret, e.URI)
+	}
+	if _, err := totp.Again("mfad", "alice@example.com", "not base32!"); err == nil {
+		t.Fatal("Again took a secret that is not base32")
+	}
+}
