@@ -275,7 +275,7 @@ func (s *Server) handleGenerate2FA(w http.ResponseWriter, r *http.Request, id *a
 		return
 	}
 	writeJSON(w, http.StatusOK, generateResp{QR: base64.StdEncoding.EncodeToString(e.PNG), Secret: e.Secret, URI: e.URI,
-		ExpiresIn: int64(e.Left / time.Second)})
+		ExpiresIn: int64(e.Left.Round(time.Second) / time.Second)})
 }
 
 type recoveryResp struct {
