@@ -3,6 +3,7 @@
 //	mfad serve                 run the server (SQLite mfad.db by default)
 //	mfad account create ...    add an account and its first admin
 //	mfad user ...              list users, reset a factor, unlock, set a password (operators)
+//	mfad --version             the version, the commit built and the Go version
 //
 // main only wires packages together; run holds everything so tests can start
 // the real server in-process with their own arguments and environment.
@@ -46,6 +47,7 @@ Usage:
   mfad rotate-key [flags]        re-encrypt every TOTP secret under a new key
   mfad user <command> [flags]    list users; reset-mfa, unlock or set-password --email E
   mfad help [command]            show help
+  mfad --version                 show the version (also "mfad version")
 
 Run "mfad serve --help" or "mfad account create --help" for the flags.
 `
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return usageError{`unknown account command; did you mean "mfad account create"?`}
 		}
 		return accountCreate(ctx, args[2:], getenv, stdout, stderr)
+	case "version", "--version", "-version":
+		return version(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		if len(args) > 1 {
 			return run(ctx, []string{args[1], "--help"}, getenv, stdin, stdout, stderr)
