@@ -10,6 +10,10 @@ type AuthType string
 const (
 	TwoFA AuthType = "2FA"
 	PIN   AuthType = "PIN"
+	// Recovery is a one-time recovery code sent instead of a TOTP code at
+	// the 2FA step of a login (Mfa-Code 1). It is not a factor of
+	// auth_methods.
+	Recovery AuthType = "RECOVERY"
 )
 
 // MfaCode is the step a limited session owes, from the Mfa-Code header of a

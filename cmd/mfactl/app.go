@@ -178,7 +178,7 @@ func (a *app) forgetSession() error {
 func (a *app) client(session bool) (*client.Client, error) {
 	c, err := client.New(a.server, client.WithTimeout(a.timeout))
 	if err != nil {
-		return nil, usageError{err.Error()}
+		return nil, usageError{fmt.Sprintf("--server %q: want http://host[:port] or https://host[:port]", a.server)}
 	}
 	if session {
 		id, err := a.loadSession()
@@ -192,12 +192,15 @@ func (a *app) client(session bool) (*client.Client, error) {
 
 // ---- prompts (on stderr, so stdout stays clean for --json)
 
+// errNoInput: standard input ended before the answer.
+var errNoInput = errors.New("no more input")
+
 func (a *app) readLine(prompt string) (string, error) {
 	fmt.Fprint(a.stderr, prompt)
 	line, err := a.in.ReadString('\n')
 	if err != nil && (line == "" || !errors.Is(err, io.EOF)) {
 		if errors.Is(err, io.EOF) {
-			return "", errors.New("no more input")
+			return "", errNoInput
 		}
 		return "", err
 	}
@@ -212,6 +215,9 @@ func (a *app) readSecret(prompt string) (string, error) {
 	fmt.Fprint(a.stderr, prompt)
 	b, err := term.ReadPassword(int(a.inFile.Fd()))
 	fmt.Fprintln(a.stderr)
+	if errors.Is(err, io.EOF) {
+		return "", errNoInput
+	}
 	if err != nil {
 		return "", err
 	}

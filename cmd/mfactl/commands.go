@@ -45,23 +45,7 @@ func (a *app) login(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	prompt := func(ctx context.Context, step client.MfaCode, enrollment *client.TwoFAGenerateResp, retry int) (string, error) {
-		if retry > 0 {
-			fmt.Fprintln(a.stderr, "Wrong code, try again.")
-		}
-		switch step {
-		case client.MfaPIN:
-			return a.readSecret("PIN: ")
-		case client.MfaEnroll:
-			if retry == 0 {
-				fmt.Fprintln(a.stderr, "Your account requires 2FA: enroll an authenticator app now.")
-				a.showEnrollment(enrollment)
-			}
-			return a.readLine("Code from your authenticator app: ")
-		}
-		return a.readLine("Code from your authenticator app: ")
-	}
-	if _, err := c.Login(ctx, *email, password, prompt); err != nil {
+	if err := a.loginSteps(ctx, c, *email, password); err != nil {
 		return err
 	}
 	if err := a.saveSession(c.SessionID()); err != nil {
@@ -72,6 +56,86 @@ func (a *app) login(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(a.stdout, "Logged in to %s as %s.\n", a.server, *email)
 	return nil
+}
+
+// loginSteps sends the password, then asks for each factor the server
+// says is owed and sends it, until the session is full. What is typed is
+// checked first: a code or PIN that cannot be right is refused and asked
+// again without being sent. A wrong one is asked again until the server
+// closes the limited session or locks the email out.
+func (a *app) loginSteps(ctx context.Context, c *client.Client, email, password string) error {
+	step, err := c.PasswordLogin(ctx, email, password)
+	if err != nil {
+		return err
+	}
+	var enrollment *client.TwoFAGenerateResp // shown once, kept across retries
+	for step.MfaCode != client.MfaNone {
+		var f factor
+		switch step.MfaCode {
+		case client.MfaTOTP:
+			f, err = a.askFactor("Authentication code (6 digits) or a recovery code: ", false, totpOrRecovery)
+		case client.MfaPIN:
+			f, err = a.askFactor("PIN: ", true, pinOnly)
+		case client.MfaEnroll:
+			if enrollment == nil {
+				if enrollment, err = c.Profile2FAGenerate(ctx); err != nil {
+					return err
+				}
+				fmt.Fprintln(a.stderr, "Your account requires 2FA: enroll an authenticator app now.")
+				a.showEnrollment(enrollment)
+			}
+			f, err = a.askFactor("Code from your authenticator app: ", false, totpOnly)
+		default:
+			return fmt.Errorf("the server asks for a login step this mfactl does not know (step %d): a newer mfactl may know it", step.MfaCode)
+		}
+		if err != nil {
+			return err
+		}
+		next, err := c.SecondFactor(ctx, client.SessionLoginPostResp{AuthType: f.Type, Code: f.Code})
+		switch {
+		case err == nil:
+			if f.Type == client.Recovery {
+				fmt.Fprintln(a.stderr, "Recovery code accepted; it cannot be used again.")
+			}
+			step = next
+		case client.SessionClosed(err):
+			return err
+		case errors.Is(err, client.ErrWrongCode):
+			fmt.Fprintln(a.stderr, wrongAgain(f.Type, err))
+		case f.Type == client.Recovery && errors.Is(err, client.ErrInvalid):
+			// A server without recovery codes refuses the factor.
+			fmt.Fprintln(a.stderr, "This server does not take recovery codes: give the code from your authenticator app.")
+		case step.MfaCode == client.MfaEnroll && isNoPending(err):
+			return said{"the secret shown expired before a code for it was sent; run \"mfactl login\" again for a new one", err}
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// wrongAgain is the line shown when the server refused a code as wrong:
+// the server's reason when it gives more than "wrong code".
+func wrongAgain(t client.AuthType, err error) string {
+	what := "code"
+	switch t {
+	case client.PIN:
+		what = "PIN"
+	case client.Recovery:
+		what = "recovery code, or one already used"
+	}
+	var ae *client.APIError
+	if errors.As(err, &ae) && ae.Msg != "" && ae.Msg != "wrong code" {
+		return fmt.Sprintf("Wrong %s: %s. Try again.", what, strings.TrimSuffix(ae.Msg, "."))
+	}
+	return fmt.Sprintf("Wrong %s, try again.", what)
+}
+
+// isNoPending reports whether err is the server's answer to a code for a
+// 2FA secret that is no longer pending (it expired).
+func isNoPending(err error) bool {
+	var ae *client.APIError
+	return errors.As(err, &ae) && ae.Code == client.CodeEnrollment && strings.HasPrefix(ae.Msg, "no pending 2FA secret")
 }
 
 func (a *app) logout(ctx context.Context, args []string) error {
@@ -149,11 +213,19 @@ func (a *app) enroll(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	err = c.Enroll(ctx, func(ctx context.Context, e *client.TwoFAGenerateResp) (string, error) {
-		a.showEnrollment(e)
-		return a.readLine("Code from your authenticator app: ")
-	})
+	e, err := c.Profile2FAGenerate(ctx)
 	if err != nil {
+		return err
+	}
+	a.showEnrollment(e)
+	f, err := a.askFactor("Code from your authenticator app: ", false, totpOnly)
+	if err != nil {
+		return err
+	}
+	if _, err := c.ProfileSetMfaPost(ctx, client.ProfileSetMfaReq{AuthType: client.TwoFA, Code: f.Code}); err != nil {
+		if isNoPending(err) {
+			return said{"the secret shown expired before a code for it was sent; run \"mfactl 2fa enroll\" again for a new one", err}
+		}
 		return err
 	}
 	return a.done("2FA is on; your other sessions were closed.")
@@ -168,16 +240,26 @@ func (a *app) done(msg string) error {
 	return nil
 }
 
-// newPIN asks for a PIN twice.
+// newPIN asks for a PIN twice. A PIN the server cannot take is refused at
+// once, before it is asked again or sent.
 func (a *app) newPIN(prompt string) (string, error) {
-	return a.newSecret(prompt, "Repeat the PIN: ", "PINs", true)
+	return a.newSecret(prompt, "Repeat the PIN: ", "PINs", true, func(pin string) error {
+		if !validPIN(pin) {
+			return usageError{shapePIN + "; nothing was sent"}
+		}
+		return nil
+	})
 }
 
 // newSecret asks for a new secret with prompt, then again with again (what
 // names the two when they differ). Unless always, it asks once only when it
-// reads standard input rather than a terminal.
-func (a *app) newSecret(prompt, again, what string, always bool) (string, error) {
+// reads standard input rather than a terminal. check, if not nil, may
+// refuse the first answer.
+func (a *app) newSecret(prompt, again, what string, always bool, check func(string) error) (string, error) {
 	secret, err := a.readSecret(prompt)
+	if err == nil && check != nil {
+		err = check(secret)
+	}
 	if err != nil || (!always && a.inFile == nil) {
 		return secret, err
 	}
@@ -210,10 +292,12 @@ func (a *app) pinSet(ctx context.Context, args []string) error {
 	return a.done("PIN is set; your other sessions were closed.")
 }
 
+// parseAuthType reads a factor named on the command line, in any case:
+// 2FA, 2fa, PIN, pin, Pin.
 func parseAuthType(s string) (client.AuthType, error) {
-	switch client.AuthType(s) {
+	switch t := client.AuthType(strings.ToUpper(s)); t {
 	case client.TwoFA, client.PIN:
-		return client.AuthType(s), nil
+		return t, nil
 	}
 	return "", usageError{fmt.Sprintf("factor %q: use 2FA or PIN", s)}
 }
@@ -291,6 +375,9 @@ func (a *app) userShow(ctx context.Context, args []string) error {
 		return err
 	}
 	u, err := c.UserMetadata(ctx, rest[0])
+	if errors.Is(err, client.ErrNotFound) && apiCode(err) == client.CodeUserNotFound {
+		return said{fmt.Sprintf("no user of your account has the id %s", rest[0]), err}
+	}
 	if err != nil {
 		return err
 	}
@@ -574,7 +661,7 @@ func (a *app) userSwitch(ctx context.Context, op string, args []string) error {
 // newPassword asks for a new password: twice on a terminal (where it
 // cannot be seen), once from standard input.
 func (a *app) newPassword() (string, error) {
-	return a.newSecret("New password: ", "Repeat the new password: ", "new passwords", false)
+	return a.newSecret("New password: ", "Repeat the new password: ", "new passwords", false, nil)
 }
 
 func (a *app) passwordChange(ctx context.Context, args []string) error {
@@ -670,7 +757,7 @@ func (a *app) settingsForce(ctx context.Context, args []string) error {
 		return err
 	}
 	req := client.SettingsSetReq{AuthMethods: []client.AuthType{}}
-	switch rest[0] {
+	switch strings.ToLower(rest[0]) {
 	case "on":
 		req.AuthMethods = append(req.AuthMethods, client.TwoFA)
 	case "off":

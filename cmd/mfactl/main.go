@@ -71,6 +71,14 @@ func exitCode(err error) int {
 // message is what a person reads for err: the server's own message when it
 // sent one, with the request's field it names in people's words.
 func message(err error) string {
+	var s said
+	if errors.As(err, &s) {
+		return s.msg
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		return ue.msg
+	}
 	var nf *client.UserNotFoundError
 	if errors.As(err, &nf) {
 		return fmt.Sprintf("no user of your account has the email %q", nf.Email)
@@ -152,7 +160,8 @@ const usage = `mfactl: the command-line client of the mfad MFA server.
 Usage: mfactl [global flags] <command> [flags]
 
 Session:
-  login [--email E]               log in (asks for the password and each code owed)
+  login [--email E]               log in (asks for the password and each code owed;
+                                  a recovery code may stand in for a 2FA code)
   logout                          close the saved session
   status                          show who is logged in and their factors
 Own factors and password:
@@ -170,19 +179,28 @@ Admin:
   user edit --email E [--name N] [--new-email X] [--admin Y|N]
   user disable | enable | unlock --email E
   settings show | settings force-2fa on|off
+Other:
+  version                         show the version of mfactl (also --version)
+  help                            show this help
 Ids are comma- or space-separated; "--ids -" reads them from standard input.
 User edit, disable, enable and unlock take the user's email (--email) or
-their ids (--ids).
+their ids (--ids). Factor names (2FA, PIN) may be written in any case.
+
+A code from an authenticator app is 6 digits (spaces ignored), a PIN 4 to
+12 digits: anything else is refused before it is sent, so a typing mistake
+costs no attempt on the server.
 
 Global flags (also accepted after the command):
   --server URL   the server (env MFACTL_SERVER, default http://127.0.0.1:8080)
   --json         print JSON for scripts instead of tables
   --timeout D    timeout of each request (default 30s)
+  --version      show the version of mfactl
 
 The session is kept in $MFACTL_CONFIG_DIR (default: the user's config
 directory/mfactl) in session.json, mode 0600.
 
-Exit status: 0 success, 1 error, 2 usage, 3 not logged in or wrong
+Exit status: 0 success, 1 error (also: cannot reach the server), 2 usage
+(also: a code or PIN of the wrong shape), 3 not logged in or wrong
 credentials/code/password, 4 admin rights required, 5 locked out, 6 server
 unavailable.
 `
@@ -193,6 +211,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return err
 	}
 	defer func() {
+		err = app.worded(err)
 		if err != nil && app.fields != nil {
 			err = fieldsError{err, app.fields}
 		}
@@ -202,6 +221,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return usageError{"no command given"}
 	}
 	cmd, rest := rest[0], rest[1:]
+	if l := strings.ToLower(cmd); l == "2fa" || l == "pin" { // factor names, in any case
+		cmd = l
+	}
 	sub := ""
 	if len(rest) > 0 {
 		sub = rest[0]
@@ -210,6 +232,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "version", "--version", "-version":
+		return app.version(rest)
 	case "login":
 		return app.login(ctx, rest)
 	case "logout":
@@ -253,7 +277,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return app.userSwitch(ctx, sub, rest[1:])
 		}
 	case "settings":
-		switch sub {
+		switch strings.ToLower(sub) { // force-2FA as well
 		case "show":
 			return app.settingsShow(ctx, rest[1:])
 		case "force-2fa":
