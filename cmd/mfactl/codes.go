@@ -49,13 +49,13 @@ func totpCode(s string) (string, bool) {
 // digits, nothing else.
 func validPIN(s string) bool { return len(s) >= 4 && len(s) <= 12 && isDigits(s) }
 
-// recoveryLengths are the lengths of a recovery code without its dashes
-// and spaces.
-var recoveryLengths = []int{12, 16}
+// recoveryLength is the length of a recovery code without its dashes and
+// spaces (16 characters of Crockford's base32).
+const recoveryLength = 16
 
 // isRecoveryCode reports whether s has the shape of a recovery code:
-// groups of ASCII letters and digits separated by dashes (or spaces), 12
-// or 16 of them in all, such as 7KQ4-M2XD-9TFA. Case does not matter.
+// groups of ASCII letters and digits separated by dashes (or spaces), 16
+// of them in all, such as 7KQ4-M2XD-9TFA-H3PQ. Case does not matter.
 func isRecoveryCode(s string) bool {
 	n := 0
 	for i := 0; i < len(s); i++ {
@@ -67,12 +67,7 @@ func isRecoveryCode(s string) bool {
 			return false
 		}
 	}
-	for _, l := range recoveryLengths {
-		if n == l {
-			return true
-		}
-	}
-	return false
+	return n == recoveryLength
 }
 
 // totpOrRecovery reads the answer at the 2FA step of a login: 6 digits

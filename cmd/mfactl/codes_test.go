@@ -26,22 +26,22 @@ import (
 
 func TestTOTPOrRecovery(t *testing.T) {
 	for in, want := range map[string]factor{
-		"123456":               {client.TwoFA, "123456"},
-		" 123 456 ":            {client.TwoFA, "123456"},
-		"000000":               {client.TwoFA, "000000"},
-		"12\t34 56":            {client.TwoFA, "123456"},
-		"7KQ4-M2XD-9TFA":       {client.Recovery, "7KQ4-M2XD-9TFA"},
-		"7kq4-m2xd-9tfa":       {client.Recovery, "7kq4-m2xd-9tfa"},
-		"7KQ4M2XD9TFA":         {client.Recovery, "7KQ4M2XD9TFA"},
-		"  7KQ4 M2XD 9TFA  ":   {client.Recovery, "7KQ4 M2XD 9TFA"},
-		"7KQ4-M2XD-9TFA-H3PQ":  {client.Recovery, "7KQ4-M2XD-9TFA-H3PQ"},
-		"7kq4m2xd9tfah3pq":     {client.Recovery, "7kq4m2xd9tfah3pq"},
-		"123456789012":         {client.Recovery, "123456789012"},
-		"7KQ4--M2XD--9TFA":     {client.Recovery, "7KQ4--M2XD--9TFA"},
-		"-7KQ4-M2XD-9TFA-":     {client.Recovery, "-7KQ4-M2XD-9TFA-"},
-		"AbCdEfGhIjKl":         {client.Recovery, "AbCdEfGhIjKl"},
-		" 7KQ4-M2XD-9TFA\t":    {client.Recovery, "7KQ4-M2XD-9TFA"},
-		"0123-4567-89ab-cdef ": {client.Recovery, "0123-4567-89ab-cdef"},
+		"123456":                  {client.TwoFA, "123456"},
+		" 123 456 ":               {client.TwoFA, "123456"},
+		"000000":                  {client.TwoFA, "000000"},
+		"12\t34 56":               {client.TwoFA, "123456"},
+		"7KQ4-M2XD-9TFA-W3PQ":     {client.Recovery, "7KQ4-M2XD-9TFA-W3PQ"},
+		"7kq4-m2xd-9tfa-w3pq":     {client.Recovery, "7kq4-m2xd-9tfa-w3pq"},
+		"7KQ4M2XD9TFAW3PQ":        {client.Recovery, "7KQ4M2XD9TFAW3PQ"},
+		"  7KQ4 M2XD 9TFA W3PQ  ": {client.Recovery, "7KQ4 M2XD 9TFA W3PQ"},
+		"7KQ4-M2XD-9TFA-H3PQ":     {client.Recovery, "7KQ4-M2XD-9TFA-H3PQ"},
+		"7kq4m2xd9tfah3pq":        {client.Recovery, "7kq4m2xd9tfah3pq"},
+		"1234567890123456":        {client.Recovery, "1234567890123456"},
+		"7KQ4--M2XD--9TFA--W3PQ":  {client.Recovery, "7KQ4--M2XD--9TFA--W3PQ"},
+		"-7KQ4-M2XD-9TFA-W3PQ-":   {client.Recovery, "-7KQ4-M2XD-9TFA-W3PQ-"},
+		"AbCdEfGhIjKlMnOp":        {client.Recovery, "AbCdEfGhIjKlMnOp"},
+		" 7KQ4-M2XD-9TFA-W3PQ\t":  {client.Recovery, "7KQ4-M2XD-9TFA-W3PQ"},
+		"0123-4567-89ab-cdef ":    {client.Recovery, "0123-4567-89ab-cdef"},
 	} {
 		got, err := totpOrRecovery(in)
 		if err != nil || got != want {
@@ -52,6 +52,7 @@ func TestTOTPOrRecovery(t *testing.T) {
 		"", " ", "12345", "1234567", "12345a", "abcdef", "123-456", "12345６",
 		"１２３４５６",          // full-width digits
 		"7KQ4-M2XD-9TF",   // 11
+		"7KQ4-M2XD-9TFA",  // 12
 		"7KQ4-M2XD-9TFAB", // 13
 		"7KQ4-M2XD-9TFA-H3P",
 		"7KQ4-M2XD-9TFA-H3PQR",
@@ -291,7 +292,7 @@ func (f *fakeMfad) start(t *testing.T) string {
 			switch {
 			case b.AuthType == client.Recovery && f.old:
 				reply(w, 400, `{"msg":"auth_type: must be \"2FA\" or \"PIN\"","code":2}`)
-			case b.AuthType == client.Recovery && (canonical(b.Code) == "7KQ4M2XD9TFA" || canonical(b.Code) == "7KQ4M2XD9TFAH3PQ"),
+			case b.AuthType == client.Recovery && (canonical(b.Code) == "7KQ4M2XD9TFAW3PQ" || canonical(b.Code) == "7KQ4M2XD9TFAH3PQ"),
 				b.AuthType == client.TwoFA && b.Code == "123456":
 				reply(w, 200, `{"session_id":"full"}`)
 			default:
@@ -322,19 +323,19 @@ func TestLoginRecoveryCode(t *testing.T) {
 		want []factor
 		says []string
 	}{
-		{"recovery", false, "pw\n 7kq4-m2xd-9tfa \n",
-			[]factor{{client.Recovery, "7kq4-m2xd-9tfa"}},
+		{"recovery", false, "pw\n 7kq4-m2xd-9tfa-w3pq \n",
+			[]factor{{client.Recovery, "7kq4-m2xd-9tfa-w3pq"}},
 			[]string{"Recovery code accepted; it cannot be used again."}},
 		{"16 characters", false, "pw\n7KQ4 M2XD 9TFA H3PQ\n",
 			[]factor{{client.Recovery, "7KQ4 M2XD 9TFA H3PQ"}},
 			[]string{"Recovery code accepted"}},
-		{"wrong, then right", false, "pw\n7KQ4-M2XD-9TFZ\n12345\n7KQ4-M2XD-9TFA\n",
-			[]factor{{client.Recovery, "7KQ4-M2XD-9TFZ"}, {client.Recovery, "7KQ4-M2XD-9TFA"}},
+		{"wrong, then right", false, "pw\n7KQ4-M2XD-9TFZ-W3PQ\n12345\n7KQ4-M2XD-9TFA-W3PQ\n",
+			[]factor{{client.Recovery, "7KQ4-M2XD-9TFZ-W3PQ"}, {client.Recovery, "7KQ4-M2XD-9TFA-W3PQ"}},
 			[]string{"Wrong recovery code, or one already used, try again.", "Not sent: " + shapeTOTPOrRC}},
 		{"a TOTP code", false, "pw\n123 456\n",
 			[]factor{{client.TwoFA, "123456"}}, nil},
-		{"a server without recovery codes", true, "pw\n7KQ4-M2XD-9TFA\n123456\n",
-			[]factor{{client.Recovery, "7KQ4-M2XD-9TFA"}, {client.TwoFA, "123456"}},
+		{"a server without recovery codes", true, "pw\n7KQ4-M2XD-9TFA-W3PQ\n123456\n",
+			[]factor{{client.Recovery, "7KQ4-M2XD-9TFA-W3PQ"}, {client.TwoFA, "123456"}},
 			[]string{"This server does not take recovery codes: give the code from your authenticator app."}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
