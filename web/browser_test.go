@@ -418,15 +418,12 @@ func TestBrowser(t *testing.T) {
 		p.typeInto("create-password", "pat-password")
 		p.click("create-submit")
 		p.waitMessage("pat@example.com is created")
-		p.do("select Pat", chromedp.Click(chromedp.CSS(`#users-body input[data-email="pat@example.com"]`)))
-		p.click("act-force-pin")
-		p.typeInto("users-pin", "4321")
-		p.click("users-apply")
-		p.waitMessage("PIN is forced on 1 user")
-		p.waitFor("Pat's row to show PIN forced", `() => {
-			const row = document.querySelector('#users-body tr[data-email="pat@example.com"]');
-			return row && row.cells[5].textContent === 'PIN' && row.cells[6].textContent === 'PIN';
-		}`)
+		p.rowAction("pat@example.com", "force-pin")
+		p.confirm("4321")
+		p.waitMessage("PIN is forced on pat@example.com")
+		if got := p.row("pat@example.com"); len(got) < 7 || got[6] != "Active, forced" || got[5] != "Off" {
+			t.Fatalf("Pat's row %q, want PIN active and forced, 2FA off", got)
+		}
 		p.signOut()
 
 		p.signIn("pat@example.com", "pat-password")
@@ -440,8 +437,18 @@ func TestBrowser(t *testing.T) {
 		if !eval[bool](p, `document.getElementById('sec-pin-remove').hidden`) {
 			t.Fatal("a forced PIN offers a Remove button")
 		}
-		if eval[bool](p, `!document.getElementById('nav-users').hidden`) {
-			t.Fatal("a user who is not an admin sees the Users page link")
+		if eval[bool](p, `!document.getElementById('nav-users-item').hidden || !document.getElementById('nav-activity-item').hidden`) {
+			t.Fatal("a user who is not an admin sees the Users or Activity link")
+		}
+		// No gap where the hidden links are: Security and Sign out sit
+		// one gap apart.
+		gap := eval[float64](p, `(() => {
+			const a = document.getElementById('nav-security').getBoundingClientRect();
+			const b = document.getElementById('signout').getBoundingClientRect();
+			return b.left - a.right;
+		})()`)
+		if gap > 30 {
+			t.Fatalf("%.0f px between Security and Sign out: a hidden link leaves a gap", gap)
 		}
 	})
 
@@ -465,8 +472,15 @@ func TestBrowser(t *testing.T) {
 		p.typeInto("totp-code", wrong)
 		p.click("totp-submit")
 		p.waitMessage("Wrong code")
-		if !strings.HasPrefix(p.message(), "Error:") {
-			t.Fatalf("an error says so in words, not only in colour: %q", p.message())
+		// An error says so to screen readers in words and on screen with an
+		// icon, not only in colour, and shows no "Error:" prefix.
+		kind := eval[[]string](p, `(() => {
+			const m = document.getElementById('msg');
+			return [m.className, m.querySelector('.vh').textContent, m.querySelector('.msg-text').textContent,
+				getComputedStyle(m, '::before').content];
+		})()`)
+		if kind[0] != "msg error" || kind[1] != "Error: " || strings.HasPrefix(kind[2], "Error") || kind[3] != `"!"` {
+			t.Fatalf("the error message: class %q, spoken %q, shown %q, icon %s", kind[0], kind[1], kind[2], kind[3])
 		}
 		p.waitView("totp")
 		p.typeInto("totp-code", srv.Code(t, secret, 0))
@@ -515,6 +529,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	lifecycleScenarios(t, browser)
+	mfaScenarios(t, browser)
 
 	// Sign in with the keyboard only: type, Tab, type, Enter.
 	t.Run("KeyboardOnlySignIn", func(t *testing.T) {

@@ -178,8 +178,29 @@ func (p *page) apply(act string, emails ...string) {
 	for _, e := range emails {
 		p.do("select "+e, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#users-body input[data-email=%q]`, e))))
 	}
-	p.click("act-" + act)
+	p.do("choose "+act, chromedp.SetValue(chromedp.ID("users-bulk"), act))
 	p.click("users-apply")
+}
+
+// rowAction opens the actions menu of email's row and picks action.
+func (p *page) rowAction(email, action string) {
+	p.t.Helper()
+	p.clearMessage()
+	row := fmt.Sprintf(`#users-body tr[data-email=%q]`, email)
+	p.do("open the actions of "+email, chromedp.Click(chromedp.CSS(row+` details.menu summary`)))
+	p.do("pick "+action+" for "+email, chromedp.Click(chromedp.CSS(row+fmt.Sprintf(` details.menu button[data-action=%q]`, action))))
+}
+
+// confirm answers the confirmation dialog: with the PIN it asks for, or
+// "" for a plain yes.
+func (p *page) confirm(pin string) {
+	p.t.Helper()
+	p.do("wait for the confirmation", chromedp.WaitVisible(chromedp.ID("confirm")))
+	if pin != "" {
+		p.typeInto("confirm-pin", pin)
+	}
+	p.click("confirm-ok")
+	p.waitFor("the dialog to close", `() => !document.getElementById('confirm').open`)
 }
 
 func testAdminLifecycle(t *testing.T, browser context.Context) {
@@ -196,7 +217,7 @@ func testAdminLifecycle(t *testing.T, browser context.Context) {
 	}
 
 	// Edit: a new name and email; the old email no longer signs in.
-	p.do("edit Gil", chromedp.Click(chromedp.CSS(`#users-body tr[data-email="gil@example.com"] button`)))
+	p.rowAction("gil@example.com", "edit")
 	p.do("wait for the edit form", chromedp.WaitVisible(chromedp.ID("edit-user")))
 	if got := p.text("edit-title"); got != "Edit gil@example.com" {
 		t.Fatalf("edit form title %q", got)
@@ -214,7 +235,7 @@ func testAdminLifecycle(t *testing.T, browser context.Context) {
 	gil := login(t, srv, "gilbert@example.com", "gil-password")
 
 	// The admin's own row cannot demote or disable itself.
-	p.do("edit the admin", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#users-body tr[data-email=%q] button`, testserver.AdminEmail))))
+	p.rowAction(testserver.AdminEmail, "edit")
 	if !eval[bool](p, `document.getElementById('edit-admin').disabled && document.getElementById('edit-disabled').disabled && !document.getElementById('edit-self').hidden`) {
 		t.Fatal("the own user's edit form offers to demote or disable it")
 	}
@@ -222,7 +243,7 @@ func testAdminLifecycle(t *testing.T, browser context.Context) {
 
 	// Disable: sessions closed, no sign-in; enable again.
 	p.apply("disable", "gilbert@example.com")
-	p.waitMessage("Sign-in is disabled for 1 user. Their sessions were closed.")
+	p.waitMessage("Sign-in is disabled for gilbert@example.com. Their sessions were closed.")
 	if got := p.row("gilbert@example.com"); got[4] != "Disabled" {
 		t.Fatalf("status %q after disabling", got[4])
 	}
@@ -233,7 +254,7 @@ func testAdminLifecycle(t *testing.T, browser context.Context) {
 		t.Fatalf("a disabled user logs in: %d", r.status)
 	}
 	p.apply("enable", "gilbert@example.com")
-	p.waitMessage("Sign-in is enabled for 1 user.")
+	p.waitMessage("Sign-in is enabled for gilbert@example.com.")
 	if got := p.row("gilbert@example.com"); got[4] != "Active" {
 		t.Fatalf("status %q after enabling", got[4])
 	}
@@ -246,20 +267,28 @@ func testAdminLifecycle(t *testing.T, browser context.Context) {
 		t.Fatalf("after five failures the right password answers %d, want 429", r.status)
 	}
 	p.apply("unlock", "gilbert@example.com")
-	p.waitMessage("Failed sign-in attempts are cleared for 1 user.")
+	p.waitMessage("Failed sign-in attempts are cleared for gilbert@example.com.")
 	login(t, srv, "gilbert@example.com", "gil-password")
 
 	// The admin cannot disable their own user: the page says so.
 	p.apply("disable", testserver.AdminEmail)
 	p.waitMessage("You cannot delete, disable or take administrator rights from your own user")
 
-	// Delete asks for a confirmation first.
+	// Delete asks for a confirmation first; cancelled, nothing happens.
 	p.do("reload the users page", chromedp.Click(chromedp.ID("nav-users")))
 	p.waitFor("the users list", `() => !!document.querySelector('#users-body tr[data-email="gilbert@example.com"]')`)
-	p.apply("delete", "gilbert@example.com")
-	p.waitMessage("Tick the box to confirm")
-	p.click("users-delete-confirm")
-	p.click("users-apply")
-	p.waitMessage("Deleted 1 user.")
+	p.rowAction("gilbert@example.com", "delete")
+	p.do("wait for the confirmation", chromedp.WaitVisible(chromedp.ID("confirm")))
+	if got := p.text("confirm-title"); got != "Delete for gilbert@example.com?" {
+		t.Fatalf("confirmation %q", got)
+	}
+	p.click("confirm-cancel")
+	p.waitFor("the dialog to close", `() => !document.getElementById('confirm').open`)
+	if r := call(t, srv, "GET", "/session/login", "", nil, "gilbert@example.com", "gil-password"); r.status != 200 {
+		t.Fatalf("a cancelled delete deleted the user: login %d", r.status)
+	}
+	p.rowAction("gilbert@example.com", "delete")
+	p.confirm("")
+	p.waitMessage("Deleted gilbert@example.com.")
 	p.waitFor("Gilbert's row to go", `() => !document.querySelector('#users-body tr[data-email="gilbert@example.com"]')`)
 }

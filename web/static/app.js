@@ -3,11 +3,11 @@
 // Every call goes to /api/1.0 with the session in the X-Auth-Token header.
 // The session id lives in sessionStorage only (one tab, gone when it closes)
 // and never in a URL: the hash holds only the page name (#/security,
-// #/users). The one exception is the link of a password-reset mail,
-// #reset=<id>: the page takes the id into memory and replaces the address
-// with #/reset at once, so the id stays neither in the address bar nor in
-// the history. Text from the server is always set with textContent, never
-// as HTML.
+// #/users, #/activity). The one exception is the link of a password-reset
+// mail, #reset=<id>: the page takes the id into memory and replaces the
+// address with #/reset at once, so the id stays neither in the address bar
+// nor in the history. Text from the server is always set with textContent,
+// never as HTML.
 'use strict';
 
 (function () {
@@ -22,7 +22,9 @@
   let flash = null; // the message the next view shows: {text, kind}
   let renderSeq = 0; // drops the results of superseded renders
   let resetId = ''; // the id of the open password-reset link (memory only)
-  let users = new Map(); // the users page's users by id, for the edit form
+  let users = new Map(); // the users page's users by id
+  let enrollTimer = 0; // the countdown of the enrollment page
+  let recoveryCodes = []; // the codes just made, shown once (memory only)
 
   // ---- session state
 
@@ -47,11 +49,12 @@
   // ---- the API
 
   class ApiError extends Error {
-    constructor(status, code, msg, retryAfter) {
+    constructor(status, code, msg, retryAfter, details) {
       super(msg);
       this.status = status;
       this.code = code;
       this.retryAfter = retryAfter;
+      this.details = details || {};
     }
   }
 
@@ -104,8 +107,9 @@
     }
     const code = data && typeof data.code === 'number' ? data.code : -1;
     const msg = data && typeof data.msg === 'string' ? data.msg : res.statusText;
+    const details = data && data.details && typeof data.details === 'object' ? data.details : {};
     const retry = parseInt(res.headers.get('Retry-After') || '0', 10);
-    throw new ApiError(res.status, code, msg, isNaN(retry) ? 0 : retry);
+    throw new ApiError(res.status, code, msg, isNaN(retry) ? 0 : retry, details);
   }
 
   // ---- messages
@@ -114,16 +118,20 @@
     return n + ' ' + word + (n === 1 ? '' : 's');
   }
 
+  function minutes(seconds) {
+    return plural(Math.max(1, Math.ceil(seconds / 60)), 'minute');
+  }
+
   function lockedText(seconds) {
-    const minutes = Math.max(1, Math.ceil(seconds / 60));
-    return 'Too many attempts: signing in is locked for now. Try again in ' + plural(minutes, 'minute') + '.';
+    return 'Too many attempts: signing in is locked for now. Try again in ' + minutes(seconds) + '.';
   }
 
   // errorText turns an API error into a sentence for people. ctx says what
-  // was being done: 'signin', 'totp', 'pin', 'enroll', 'profile-pin',
-  // 'remove', 'users', 'create', 'settings', 'load', 'password' (change or
-  // reset), 'forgot', 'edit'. A refused password (code 2, msg "password:
-  // ...") is said as such wherever it happens.
+  // was being done: 'signin', 'totp', 'recovery', 'pin', 'enroll',
+  // 'profile-pin', 'remove', 'users', 'users-pin', 'create', 'settings',
+  // 'load', 'password' (change or reset), 'forgot', 'edit', 'recovery-make'.
+  // A refused password (code 2, msg "password: ...") is said as such
+  // wherever it happens.
   function errorText(err, ctx) {
     if (err.status === 0) return 'Cannot reach the server. Check your connection and try again.';
     switch (err.code) {
@@ -140,9 +148,24 @@
       case 10: return 'Your session has expired or was closed. Please sign in again.';
       case 11: return 'Wrong email or password.';
       case 12: return 'A second factor is required: finish signing in first.';
-      case 13:
-        if (ctx === 'pin') return 'Wrong PIN. Check it and try again.';
-        return 'Wrong code. Enter the current code from your authenticator app (each code works only once; a new one appears every 30 seconds).';
+      case 13: {
+        let text;
+        if (ctx === 'pin') {
+          text = 'Wrong PIN. Check it and try again.';
+        } else if (ctx === 'recovery') {
+          text = 'That recovery code is wrong or was used already. Check it, or try another of your codes.';
+        } else if (/already used/.test(err.message)) {
+          text = 'This code was already used. Wait for the next code in your authenticator app (a new one appears every 30 seconds), then enter it.';
+        } else {
+          text = 'Wrong code. Enter the code your authenticator app shows now for mfad.';
+        }
+        if (err.details.locked_seconds) {
+          text += ' Too many wrong attempts: signing in with this email is now locked for ' + minutes(err.details.locked_seconds) + '.';
+        } else if (err.details.session_closed) {
+          text += ' That was the last try for this sign-in: sign in again.';
+        }
+        return text;
+      }
       case 14: return 'Administrator rights are required for this.';
       case 15: return lockedText(err.retryAfter);
       case 16: return 'The server is busy. Try again in a few seconds.';
@@ -150,9 +173,9 @@
       case 20: return 'This sign-in step expected a different factor. Please sign in again.';
       case 21:
         if (ctx === 'enroll' && enrollMode === 'profile') {
-          return 'Enrollment failed: the code does not match the new secret, or the secret expired (it lives 10 minutes). Check the code, or get a new secret and add it to your app again.';
+          return 'Enrollment failed: the code does not match the new secret, or the secret expired (it lives 15 minutes). Check the code, or get a new secret and add it to your app again.';
         }
-        return 'Enrollment failed: the new secret expired or was never made (secrets live 10 minutes). Get a new secret and add it to your app again.';
+        return 'Enrollment failed: the secret expired or was never made (secrets live 15 minutes). Get a new secret and add it to your app again.';
       case 22:
         return 'This factor is forced by an administrator (or by the account) and cannot be removed.';
       case 23: return 'One or more selected users are not users of your account. Nothing was changed.';
@@ -169,42 +192,60 @@
     return 'The request failed: ' + (err.message || ('status ' + err.status)) + '.';
   }
 
-  function showMsg(text, kind) {
+  // showMsg shows text in the message box: at the top of the page, or
+  // right before near (the form the message is about), so that it is seen
+  // where the person is looking. Its kind (error, ok, info) shows as an
+  // icon and a border, and is spoken to screen readers.
+  function showMsg(text, kind, near) {
     const box = $('msg');
     if (!text) {
       box.textContent = '';
       box.hidden = true;
       return;
     }
-    const prefix = kind === 'error' ? 'Error: ' : kind === 'ok' ? 'Done: ' : '';
-    box.className = 'msg ' + (kind || 'info');
-    box.textContent = prefix + text;
+    kind = kind || 'info';
+    const where = near || $('main').querySelector('.view:not([hidden])');
+    if (where && where.classList.contains('view')) {
+      where.prepend(box); // above the heading: the top of the page
+    } else if (where) {
+      where.before(box);
+    }
+    box.className = 'msg ' + kind;
+    box.textContent = '';
+    const spoken = document.createElement('span');
+    spoken.className = 'vh';
+    spoken.textContent = kind === 'error' ? 'Error: ' : kind === 'ok' ? 'Done: ' : 'Note: ';
+    const shown = document.createElement('span');
+    shown.className = 'msg-text';
+    shown.textContent = text;
+    box.append(spoken, shown);
     box.hidden = false;
-    // The box is at the top of the page; bring it into sight after an
-    // action further down (focus stays where it was).
+    // Bring the box into sight (focus stays where it was).
     const r = box.getBoundingClientRect();
     if (r.top < 0 || r.bottom > window.innerHeight) box.scrollIntoView({ block: 'nearest' });
   }
 
-  // fail shows err. A closed or expired session (401 code 10), or a limited
-  // session where a full one is needed (code 12), ends the session and goes
-  // back to sign-in.
-  function fail(err, ctx) {
-    if (err.code === 10 || err.code === 12 || err.code === 20) {
+  // fail shows err next to near. A closed or expired session (401 code 10),
+  // a limited session where a full one is needed (code 12), a wrong step
+  // (code 20) or a wrong code that ended the sign-in attempt end the
+  // session and go back to sign-in.
+  function fail(err, ctx, near) {
+    const ended = err.code === 13 && err.details.session_closed;
+    if (err.code === 10 || err.code === 12 || err.code === 20 || ended) {
       const wasLimited = session().step !== '';
       clearSession();
       let text;
-      if (err.code === 20) {
+      if (err.code === 20 || ended) {
         text = errorText(err, ctx);
       } else if (wasLimited) {
-        text = 'Your sign-in attempt has expired (it lasts 5 minutes and ends after too many wrong codes). Please sign in again.';
+        text = 'Your sign-in attempt has expired (it lasts 5 minutes, 15 while setting up 2FA, and ends after too many wrong codes). Please sign in again.';
       } else {
         text = 'Your session has expired or was closed. Please sign in again.';
       }
       go('#/', text, 'error');
       return;
     }
-    showMsg(errorText(err, ctx), 'error');
+    showMsg(errorText(err, ctx), 'error', near);
   }
 
   // busy disables a form's buttons while a request runs, so a double
@@ -219,6 +260,47 @@
     }
   }
 
+  // confirmDialog asks before a change that removes or deletes something.
+  // With pin set, it also asks for a PIN. It resolves with false when
+  // cancelled, else true (or the PIN typed).
+  function confirmDialog(title, text, okLabel, pin) {
+    const dlg = $('confirm');
+    $('confirm-title').textContent = title;
+    $('confirm-text').textContent = text;
+    $('confirm-ok').textContent = okLabel;
+    $('confirm-ok').className = pin ? '' : 'danger';
+    $('confirm-pin-field').hidden = !pin;
+    $('confirm-pin').value = '';
+    $('confirm-error').hidden = true;
+    return new Promise((resolve) => {
+      const onSubmit = (ev) => {
+        const ok = ev.submitter && ev.submitter.value === 'ok';
+        if (ok && pin) {
+          const v = codeValue('confirm-pin');
+          if (!/^[0-9]{4,12}$/.test(v)) {
+            ev.preventDefault(); // stays open
+            $('confirm-error').textContent = 'A PIN must be 4 to 12 digits.';
+            $('confirm-error').hidden = false;
+            $('confirm-pin').focus();
+            return;
+          }
+        }
+        dlg.removeEventListener('submit', onSubmit);
+        dlg.removeEventListener('cancel', onCancel);
+        resolve(ok ? (pin ? codeValue('confirm-pin') : true) : false);
+      };
+      const onCancel = () => {
+        dlg.removeEventListener('submit', onSubmit);
+        dlg.removeEventListener('cancel', onCancel);
+        resolve(false);
+      };
+      dlg.addEventListener('submit', onSubmit);
+      dlg.addEventListener('cancel', onCancel);
+      dlg.showModal();
+      (pin ? $('confirm-pin') : $('confirm-cancel')).focus();
+    });
+  }
+
   // ---- views
 
   const TITLES = {
@@ -228,17 +310,21 @@
     enroll: 'Set up two-factor authentication',
     security: 'Security',
     users: 'Users',
+    activity: 'Activity',
     forgot: 'Reset your password',
     reset: 'Set a new password',
   };
 
   function showView(name, focusId) {
+    if (name !== 'enroll') stopEnrollTimer();
     document.querySelectorAll('.view').forEach((v) => { v.hidden = v.id !== 'view-' + name; });
     const s = session();
     const full = s.token !== '' && s.step === '';
+    const admin = full && profile && profile.super_admin === 'Y';
     $('nav').hidden = !full;
-    $('nav-users').hidden = !(full && profile && profile.super_admin === 'Y');
-    for (const [id, page] of [['nav-security', 'security'], ['nav-users', 'users']]) {
+    $('nav-users-item').hidden = !admin;
+    $('nav-activity-item').hidden = !admin;
+    for (const [id, page] of [['nav-security', 'security'], ['nav-users', 'users'], ['nav-activity', 'activity']]) {
       if (page === name) $(id).setAttribute('aria-current', 'page');
       else $(id).removeAttribute('aria-current');
     }
@@ -291,6 +377,8 @@
     }
     if (page === 'users') {
       await showUsers(seq);
+    } else if (page === 'activity') {
+      await showActivity(seq, 0);
     } else {
       await showSecurity(seq);
     }
@@ -300,20 +388,21 @@
 
   async function onSignIn(ev) {
     ev.preventDefault();
+    const form = $('signin-form');
     const email = $('signin-email').value.trim();
     const password = $('signin-password').value;
     if (!email || !password) {
-      showMsg('Enter your email and your password.', 'error');
+      showMsg('Enter your email and your password.', 'error', form);
       $(email ? 'signin-password' : 'signin-email').focus();
       return;
     }
-    await busy($('signin-form'), async () => {
+    await busy(form, async () => {
       try {
         const r = await api('GET', '/session/login', { basic: [email, password] });
         $('signin-password').value = '';
         afterLogin(r);
       } catch (err) {
-        fail(err, 'signin');
+        fail(err, 'signin', form);
         $('signin-password').select();
       }
     });
@@ -339,7 +428,7 @@
   function showStep(step) {
     switch (step) {
       case '1':
-        $('totp-code').value = '';
+        useRecovery(false);
         showView('totp', 'totp-code');
         return;
       case '2':
@@ -354,6 +443,17 @@
     go('#/', 'The server asked for a sign-in step this page does not know (Mfa-Code ' + step + ').', 'error');
   }
 
+  // useRecovery switches the 2FA step between the authenticator code and
+  // a recovery code.
+  function useRecovery(on) {
+    $('totp-form').hidden = on;
+    $('recovery-form').hidden = !on;
+    $('totp-code').value = '';
+    $('recovery-code').value = '';
+    showMsg('');
+    $(on ? 'recovery-code' : 'totp-code').focus();
+  }
+
   function codeValue(id) {
     return $(id).value.replace(/\s+/g, '');
   }
@@ -362,18 +462,29 @@
     ev.preventDefault();
     const code = codeValue('totp-code');
     if (!/^[0-9]{6}$/.test(code)) {
-      showMsg('Enter the 6-digit code from your authenticator app.', 'error');
+      showMsg('Enter the 6-digit code from your authenticator app.', 'error', $('totp-form'));
       $('totp-code').focus();
       return;
     }
     await secondFactor($('totp-form'), '2FA', code, 'totp', 'totp-code');
   }
 
+  async function onRecovery(ev) {
+    ev.preventDefault();
+    const code = $('recovery-code').value.trim();
+    if (code.replace(/[\s-]/g, '').length !== 16) {
+      showMsg('A recovery code has 16 letters and digits, like 7KQ4-M2XD-9TFA-H3PQ.', 'error', $('recovery-form'));
+      $('recovery-code').focus();
+      return;
+    }
+    await secondFactor($('recovery-form'), 'RECOVERY', code, 'recovery', 'recovery-code');
+  }
+
   async function onPin(ev) {
     ev.preventDefault();
     const pin = codeValue('pin-code');
     if (!/^[0-9]{4,12}$/.test(pin)) {
-      showMsg('Enter your PIN: 4 to 12 digits.', 'error');
+      showMsg('Enter your PIN: 4 to 12 digits.', 'error', $('pin-form'));
       $('pin-code').focus();
       return;
     }
@@ -386,7 +497,7 @@
         const r = await api('POST', '/session/login', { body: { auth_type: type, code: code } });
         afterLogin(r);
       } catch (err) {
-        fail(err, ctx);
+        fail(err, ctx, form);
         if ($(inputId) && !$(inputId).closest('.view').hidden) {
           $(inputId).value = '';
           $(inputId).focus();
@@ -403,15 +514,60 @@
 
   // ---- 2FA enrollment
 
-  function groupSecret(s) {
-    return s.replace(/(.{4})/g, '$1 ').trim();
+  // The secret in groups of four, each kept whole when the line wraps.
+  function showSecret(s) {
+    const box = $('enroll-secret');
+    box.textContent = '';
+    const groups = s.match(/.{1,4}/g) || [];
+    groups.forEach((g, i) => {
+      const span = document.createElement('span');
+      span.className = 'group';
+      span.textContent = g;
+      box.append(span);
+      if (i < groups.length - 1) box.append(' ');
+    });
+    box.dataset.secret = s;
+  }
+
+  function stopEnrollTimer() {
+    if (enrollTimer) clearInterval(enrollTimer);
+    enrollTimer = 0;
+  }
+
+  function mmss(seconds) {
+    const m = Math.floor(seconds / 60);
+    const s = seconds % 60;
+    return m + ':' + (s < 10 ? '0' : '') + s;
+  }
+
+  // startEnrollTimer counts down the time left to confirm the secret.
+  function startEnrollTimer(seconds) {
+    stopEnrollTimer();
+    const end = Date.now() + seconds * 1000;
+    const tick = () => {
+      const left = Math.max(0, Math.round((end - Date.now()) / 1000));
+      const what = enrollMode === 'login' ? 'to finish signing in' : 'to confirm this secret';
+      $('enroll-time').textContent = left > 0 ? 'Time left ' + what + ': ' + mmss(left) + '.' : '';
+      if (left > 0) return;
+      stopEnrollTimer();
+      if (enrollMode === 'login') {
+        clearSession();
+        go('#/', 'Setting up 2FA took longer than 15 minutes, so this sign-in attempt expired. Sign in again: the same secret is shown if it is still valid.', 'error');
+      } else {
+        showMsg('This secret expired. Get a new secret and add it to your app again.', 'error', $('enroll-form'));
+      }
+    };
+    tick();
+    enrollTimer = setInterval(tick, 1000);
   }
 
   async function startEnroll(mode) {
     enrollMode = mode;
     $('enroll-qr').hidden = true;
     $('enroll-qr').removeAttribute('src');
+    $('enroll-open').hidden = true;
     $('enroll-secret').textContent = '';
+    $('enroll-time').textContent = '';
     $('enroll-code').value = '';
     $('enroll-intro').textContent = mode === 'login'
       ? 'Two-factor authentication is required for your account. Add mfad to an authenticator app, then enter the code it shows to finish signing in.'
@@ -419,31 +575,57 @@
     $('enroll-submit').textContent = mode === 'login' ? 'Confirm and sign in' : 'Confirm and turn on';
     $('enroll-cancel').textContent = mode === 'login' ? 'Cancel sign-in' : 'Cancel';
     showView('enroll', 'enroll-title');
-    await generate();
+    await generate(false);
   }
 
-  async function generate() {
+  // generate shows the pending secret: the same one while it is pending
+  // (a reload keeps what was scanned), a new one when fresh.
+  async function generate(fresh) {
     try {
-      const r = await api('GET', '/profile/2fa/generate');
+      const r = await api('GET', '/profile/2fa/generate' + (fresh ? '?new=1' : ''));
       const d = r.data || {};
       $('enroll-qr').src = 'data:image/png;base64,' + d.qr;
       $('enroll-qr').hidden = false;
-      $('enroll-secret').textContent = groupSecret(d.secret || '');
+      if (typeof d.uri === 'string' && d.uri.startsWith('otpauth://')) {
+        $('enroll-open').href = d.uri;
+        $('enroll-open').hidden = false;
+      }
+      showSecret(d.secret || '');
+      if (typeof d.expires_in === 'number') startEnrollTimer(d.expires_in);
+      if (fresh) showMsg('Here is a new secret: add it to your app, and remove the earlier one there.', 'info', $('enroll-form'));
       $('enroll-code').focus();
     } catch (err) {
-      fail(err, 'enroll');
+      fail(err, 'enroll', $('enroll-form'));
     }
+  }
+
+  async function copySecret() {
+    const secret = $('enroll-secret').dataset.secret || '';
+    try {
+      await navigator.clipboard.writeText(secret);
+      $('enroll-copy').textContent = 'Copied';
+    } catch (e) {
+      // No clipboard (an insecure origin, or refused): select it instead.
+      const range = document.createRange();
+      range.selectNodeContents($('enroll-secret'));
+      const sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+      $('enroll-copy').textContent = 'Selected: copy it';
+    }
+    setTimeout(() => { $('enroll-copy').textContent = 'Copy'; }, 3000);
   }
 
   async function onEnroll(ev) {
     ev.preventDefault();
+    const form = $('enroll-form');
     const code = codeValue('enroll-code');
     if (!/^[0-9]{6}$/.test(code)) {
-      showMsg('Enter the 6-digit code your authenticator app shows for the new secret.', 'error');
+      showMsg('Enter the 6-digit code your authenticator app shows for the new secret.', 'error', form);
       $('enroll-code').focus();
       return;
     }
-    await busy($('enroll-form'), async () => {
+    await busy(form, async () => {
       try {
         if (enrollMode === 'login') {
           const r = await api('POST', '/session/login', { body: { auth_type: '2FA', code: code } });
@@ -454,9 +636,9 @@
         if (r.data && typeof r.data.session_ids === 'string' && r.data.session_ids) {
           saveSession(r.data.session_ids, '');
         }
-        go('#/security', 'Two-factor authentication is on. Your other sessions were signed out.', 'ok');
+        go('#/security', 'Two-factor authentication is on. Your other sessions were signed out. Make recovery codes below, for the day you lose your phone.', 'ok');
       } catch (err) {
-        fail(err, 'enroll');
+        fail(err, 'enroll', form);
         if (!$('view-enroll').hidden) {
           $('enroll-code').value = '';
           $('enroll-code').focus();
@@ -498,6 +680,7 @@
     const forcedPin = forced.includes('PIN');
     $('sec-pw-user').value = p.email;
     $('sec-who').textContent = 'Signed in as ' + p.name + ' (' + p.email + ')' + (p.super_admin === 'Y' ? ', administrator.' : '.');
+    $('sec-who').title = p.name + ' (' + p.email + ')';
     $('sec-2fa-state').textContent = has2fa ? 'On' : 'Off';
     $('sec-2fa-forced').textContent = forced2fa ? 'Forced (required)' : 'Not forced';
     $('sec-pin-state').textContent = hasPin ? 'On' : 'Off';
@@ -510,6 +693,18 @@
         ? 'Two-factor authentication is on and required: it cannot be turned off here.'
         : 'Two-factor authentication is on: signing in asks for a code from your authenticator app.')
       : 'Two-factor authentication is off. Turn it on to ask for a code from an authenticator app at every sign-in.';
+
+    const left = typeof p.recovery_codes_left === 'number' ? p.recovery_codes_left : 0;
+    $('sec-rc-make').hidden = !has2fa;
+    $('sec-rc-make').textContent = left > 0 ? 'Make new recovery codes' : 'Make recovery codes';
+    $('sec-rc-state').textContent = !has2fa
+      ? 'Recovery codes stand in for your authenticator app when you lose it. Turn on 2FA first.'
+      : left > 0
+        ? 'You have ' + plural(left, 'unused recovery code') + '. Each works once, in place of a code from your authenticator app.'
+        : 'You have no recovery codes. Make some and keep them safe: they let you sign in when you lose your authenticator app.';
+    $('sec-rc-warning').hidden = !(has2fa && left > 0 && left <= 2);
+    $('sec-rc-warning').textContent = 'Only ' + plural(left, 'recovery code') + ' left: make new ones soon.';
+    $('sec-rc-new').hidden = recoveryCodes.length === 0;
 
     $('sec-pin-submit').textContent = hasPin ? 'Change PIN' : 'Set PIN';
     $('sec-pin-remove').hidden = !hasPin || forcedPin;
@@ -524,13 +719,14 @@
 
   async function onSetPin(ev) {
     ev.preventDefault();
+    const form = $('sec-pin-form');
     const pin = codeValue('sec-pin');
     if (!/^[0-9]{4,12}$/.test(pin)) {
-      showMsg('A PIN must be 4 to 12 digits.', 'error');
+      showMsg('A PIN must be 4 to 12 digits.', 'error', form);
       $('sec-pin').focus();
       return;
     }
-    await busy($('sec-pin-form'), async () => {
+    await busy(form, async () => {
       try {
         const r = await api('POST', '/profile/set-mfa', { body: { auth_type: 'PIN', code: pin } });
         if (r.data && typeof r.data.session_ids === 'string' && r.data.session_ids) {
@@ -538,20 +734,88 @@
         }
         go('#/security', 'Your PIN is set. Your other sessions were signed out.', 'ok');
       } catch (err) {
-        fail(err, 'profile-pin');
+        fail(err, 'profile-pin', form);
       }
     });
   }
 
   async function removeFactor(btn, type) {
+    const ok = type === '2FA'
+      ? await confirmDialog('Turn off 2FA?', 'Signing in will no longer ask for a code from your authenticator app, and your recovery codes are deleted.', 'Turn off 2FA')
+      : await confirmDialog('Remove your PIN?', 'Signing in will no longer ask for your PIN.', 'Remove PIN');
+    if (!ok) return;
     await busy(btn, async () => {
       try {
         await api('POST', '/profile/remove-mfa', { body: { auth_type: type } });
         go('#/security', (type === '2FA' ? 'Two-factor authentication is off.' : 'Your PIN is removed.'), 'ok');
       } catch (err) {
-        fail(err, 'remove');
+        fail(err, 'remove', btn.closest('.actions'));
       }
     });
+  }
+
+  // ---- recovery codes
+
+  async function makeRecoveryCodes(btn) {
+    if (profile && profile.recovery_codes_left > 0) {
+      const ok = await confirmDialog('Make new recovery codes?',
+        'Your ' + plural(profile.recovery_codes_left, 'unused code') + ' will stop working at once.', 'Make new codes');
+      if (!ok) return;
+    }
+    await busy(btn, async () => {
+      try {
+        const r = await api('POST', '/profile/recovery-codes');
+        recoveryCodes = (r.data && r.data.codes) || [];
+      } catch (err) {
+        fail(err, 'recovery-make', $('sec-rc'));
+        return;
+      }
+      const list = $('sec-rc-list');
+      list.textContent = '';
+      for (const c of recoveryCodes) {
+        const li = document.createElement('li');
+        li.textContent = c;
+        list.append(li);
+      }
+      if (profile) profile.recovery_codes_left = recoveryCodes.length;
+      $('sec-rc-new').hidden = false;
+      $('sec-rc-make').textContent = 'Make new recovery codes';
+      $('sec-rc-state').textContent = 'You have ' + plural(recoveryCodes.length, 'unused recovery code') + '.';
+      $('sec-rc-warning').hidden = true;
+      showMsg('New recovery codes are made. Save them before you leave this page.', 'ok', $('sec-rc-new'));
+      $('sec-rc-download').focus();
+    });
+  }
+
+  function recoveryText() {
+    const who = profile ? profile.email : '';
+    return 'mfad recovery codes for ' + who + '\n' +
+      'Made ' + new Date().toISOString().slice(0, 10) + '. Each code works once, in place of a code from your authenticator app.\n\n' +
+      recoveryCodes.join('\n') + '\n';
+  }
+
+  // downloadRecoveryCodes saves the codes as a text file (a data: link:
+  // the file never leaves the browser).
+  function downloadRecoveryCodes() {
+    const old = $('sec-rc-file');
+    if (old) old.remove();
+    const a = document.createElement('a');
+    a.href = 'data:text/plain;charset=utf-8,' + encodeURIComponent(recoveryText());
+    a.download = 'mfad-recovery-codes.txt';
+    a.id = 'sec-rc-file';
+    a.hidden = true;
+    document.body.append(a);
+    a.click();
+  }
+
+  function doneRecoveryCodes() {
+    recoveryCodes = [];
+    const file = $('sec-rc-file');
+    if (file) file.remove();
+    $('sec-rc-list').textContent = '';
+    $('sec-rc-new').hidden = true;
+    showMsg('');
+    $('sec-rc-make').focus();
   }
 
   // ---- passwords
@@ -560,15 +824,15 @@
   // sent: both fields the same, at least 8 characters (code points, as the
   // server counts). The server applies the rest of the policy. It shows the
   // problem and answers false.
-  function checkNewPassword(id, againId) {
+  function checkNewPassword(id, againId, form) {
     const pw = $(id).value;
     if ([...pw].length < 8) {
-      showMsg('The new password needs at least 8 characters.', 'error');
+      showMsg('The new password needs at least 8 characters.', 'error', form);
       $(id).focus();
       return false;
     }
     if (pw !== $(againId).value) {
-      showMsg('The two new passwords differ. Type the same password twice.', 'error');
+      showMsg('The two new passwords differ. Type the same password twice.', 'error', form);
       $(againId).value = '';
       $(againId).focus();
       return false;
@@ -578,46 +842,48 @@
 
   async function onChangePassword(ev) {
     ev.preventDefault();
+    const form = $('sec-pw-form');
     if (!$('sec-pw-current').value) {
-      showMsg('Enter your current password.', 'error');
+      showMsg('Enter your current password.', 'error', form);
       $('sec-pw-current').focus();
       return;
     }
-    if (!checkNewPassword('sec-pw-new', 'sec-pw-new2')) return;
-    await busy($('sec-pw-form'), async () => {
+    if (!checkNewPassword('sec-pw-new', 'sec-pw-new2', form)) return;
+    await busy(form, async () => {
       try {
         await api('POST', '/profile/set-password', {
           body: { password: base64($('sec-pw-current').value), new_password: base64($('sec-pw-new').value) },
         });
       } catch (err) {
-        fail(err, 'password');
+        fail(err, 'password', form);
         if (err.code === 27 || err.code === 15) {
           $('sec-pw-current').value = '';
           $('sec-pw-current').focus();
         }
         return;
       }
-      $('sec-pw-form').reset();
+      form.reset();
       go('#/security', 'Your password is changed. Your other sessions were signed out.', 'ok');
     });
   }
 
   async function onForgot(ev) {
     ev.preventDefault();
+    const form = $('forgot-form');
     const email = $('forgot-email').value.trim();
     if (!email) {
-      showMsg('Enter your email.', 'error');
+      showMsg('Enter your email.', 'error', form);
       $('forgot-email').focus();
       return;
     }
-    await busy($('forgot-form'), async () => {
+    await busy(form, async () => {
       try {
         await api('POST', '/reset-password/request', { body: { email: [email] } });
       } catch (err) {
-        fail(err, 'forgot');
+        fail(err, 'forgot', form);
         return;
       }
-      $('forgot-form').reset();
+      form.reset();
       go('#/', 'If a user has the email ' + email + ', a link to set a new password is on its way to it. It works once, for 30 minutes.', 'ok');
     });
   }
@@ -647,8 +913,9 @@
 
   async function onReset(ev) {
     ev.preventDefault();
-    if (!checkNewPassword('reset-password', 'reset-password2')) return;
-    await busy($('reset-form'), async () => {
+    const form = $('reset-form');
+    if (!checkNewPassword('reset-password', 'reset-password2', form)) return;
+    await busy(form, async () => {
       try {
         await api('POST', '/reset-password/reset/' + encodeURIComponent(resetId), { body: { password: $('reset-password').value } });
       } catch (err) {
@@ -657,11 +924,11 @@
           go('#/forgot', errorText(err, 'password'), 'error');
           return;
         }
-        fail(err, 'password');
+        fail(err, 'password', form);
         return;
       }
       resetId = '';
-      $('reset-form').reset();
+      form.reset();
       clearSession(); // the reset closed every session of the user
       go('#/', 'Your new password is set. Sign in with it.', 'ok');
     });
@@ -669,13 +936,36 @@
 
   // ---- users page (admins)
 
-  function list(a) {
-    return a && a.length ? a.join(', ') : 'none';
-  }
-
   function when(unix) {
     if (!unix) return 'never';
-    return new Date(unix * 1000).toLocaleString();
+    return new Date(unix * 1000).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'short' });
+  }
+
+  const FACTOR_WORDS = { active: 'Active', pending_enrollment: 'Pending setup', off: 'Off' };
+
+  // factorText is a factor's state for people, with "forced" when it is.
+  function factorText(u, type) {
+    const st = (u.mfa_status && u.mfa_status[type]) || ((u.auth_methods || []).includes(type) ? 'active' : 'off');
+    let text = FACTOR_WORDS[st] || st;
+    if ((u.forced_auth || []).includes(type)) text += ', forced';
+    return text;
+  }
+
+  // A cell, labelled for the narrow layout (each row a card), clipped with
+  // the whole value on hover when it is long.
+  function cell(tag, label, text, clip) {
+    const td = document.createElement(tag);
+    td.dataset.label = label;
+    if (clip) {
+      const span = document.createElement('span');
+      span.className = 'clip';
+      span.textContent = text;
+      span.title = text;
+      td.append(span);
+    } else {
+      td.textContent = text;
+    }
+    return td;
   }
 
   async function showUsers(seq) {
@@ -705,6 +995,7 @@
     for (const u of rows) {
       const tr = document.createElement('tr');
       const sel = document.createElement('td');
+      sel.className = 'select';
       const box = document.createElement('input');
       box.type = 'checkbox';
       box.name = 'user-id';
@@ -716,101 +1007,186 @@
       lab.className = 'vh';
       lab.textContent = 'Select ' + u.email;
       sel.append(box, lab);
-      tr.append(sel);
-      const cells = [u.name, u.email, u.super_admin === 'Y' ? 'Admin' : 'User',
-        u.status === 'D' ? 'Disabled' : 'Active',
-        list(u.auth_methods), list(u.forced_auth), when(u.last_login)];
-      cells.forEach((text, i) => {
-        const td = document.createElement(i === 1 ? 'th' : 'td');
-        if (i === 1) td.scope = 'row';
-        td.textContent = text;
-        tr.append(td);
-      });
-      const edit = document.createElement('button');
-      edit.type = 'button';
-      edit.className = 'link';
-      edit.textContent = 'Edit';
-      edit.setAttribute('aria-label', 'Edit ' + u.email);
-      edit.addEventListener('click', () => openEdit(u.id));
-      const td = document.createElement('td');
-      td.append(edit);
-      tr.append(td);
+      tr.append(sel,
+        cell('td', 'Name', u.name, true),
+        cell('th', 'Email', u.email, true),
+        cell('td', 'Role', u.super_admin === 'Y' ? 'Admin' : 'User'),
+        cell('td', 'Status', u.status === 'D' ? 'Disabled' : 'Active'),
+        cell('td', '2FA', factorText(u, '2FA')),
+        cell('td', 'PIN', factorText(u, 'PIN')),
+        cell('td', 'Last sign-in', when(u.last_login)));
+      tr.cells[2].scope = 'row';
+      const act = document.createElement('td');
+      act.dataset.label = 'Actions';
+      act.append(rowMenu(u));
+      tr.append(act);
       tr.dataset.email = u.email;
+      tr.dataset.search = (u.name + ' ' + u.email).toLowerCase();
       body.append(tr);
     }
     $('users-all').checked = false;
-    $('users-delete-confirm').checked = false;
+    $('users-bulk').value = '';
+    onBulkChange();
     $('edit-user').hidden = true;
+    filterUsers();
     showView('users');
   }
 
+  // rowMenu is a user's actions: a disclosure menu of buttons, the ones
+  // that make no sense for the user left out.
+  function rowMenu(u) {
+    const self = profile && profile.id === u.id;
+    const methods = u.auth_methods || [];
+    const st = u.mfa_status || {};
+    const items = [['edit', 'Edit']];
+    items.push(['force-2fa', 'Force 2FA']);
+    items.push(['force-pin', (methods.includes('PIN') ? 'Force a new PIN' : 'Force PIN') + '\u2026']);
+    if (st['2FA'] === 'active') items.push(['reset-2fa', 'Reset 2FA (new authenticator)']);
+    if (methods.includes('2FA')) items.push(['remove-2fa', 'Remove 2FA\u2026']);
+    if (methods.includes('PIN')) items.push(['remove-pin', 'Remove PIN\u2026']);
+    items.push(['unlock', 'Unlock']);
+    if (!self) {
+      items.push(u.status === 'D' ? ['enable', 'Enable'] : ['disable', 'Disable']);
+      items.push(u.super_admin === 'Y' ? ['make-user', 'Take administrator rights away'] : ['make-admin', 'Make administrator']);
+      items.push(['delete', 'Delete\u2026']);
+    }
+    const menu = document.createElement('details');
+    menu.className = 'menu';
+    const sum = document.createElement('summary');
+    sum.textContent = 'Actions';
+    sum.setAttribute('aria-label', 'Actions for ' + u.email);
+    const list = document.createElement('ul');
+    for (const [action, label] of items) {
+      const li = document.createElement('li');
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'link';
+      b.dataset.action = action;
+      b.textContent = label;
+      b.addEventListener('click', () => {
+        menu.open = false;
+        if (action === 'edit') openEdit(u.id);
+        else userAction(action, [u.id], menu);
+      });
+      li.append(b);
+      list.append(li);
+    }
+    menu.append(sum, list);
+    // One menu open at a time.
+    menu.addEventListener('toggle', () => {
+      if (!menu.open) return;
+      document.querySelectorAll('#users-body details.menu[open]').forEach((m) => { if (m !== menu) m.open = false; });
+    });
+    return menu;
+  }
+
+  function filterUsers() {
+    const q = $('users-filter').value.trim().toLowerCase();
+    let shown = 0;
+    const rows = document.querySelectorAll('#users-body tr');
+    rows.forEach((tr) => {
+      const hit = !q || tr.dataset.search.includes(q);
+      tr.hidden = !hit;
+      if (hit) shown++;
+      else tr.querySelector('input[name="user-id"]').checked = false;
+    });
+    $('users-count').textContent = q
+      ? plural(shown, 'user') + ' of ' + rows.length + ' match \u201c' + $('users-filter').value.trim() + '\u201d.'
+      : plural(rows.length, 'user') + '.';
+  }
+
   function selectedIds() {
-    return Array.from(document.querySelectorAll('#users-body input[name="user-id"]:checked')).map((b) => b.value);
+    return Array.from(document.querySelectorAll('#users-body tr:not([hidden]) input[name="user-id"]:checked')).map((b) => b.value);
   }
 
-  function onActionChange() {
-    const action = document.querySelector('input[name="action"]:checked').value;
-    $('users-pin-field').hidden = action !== 'force-pin';
-    $('users-delete-field').hidden = action !== 'delete';
+  function onBulkChange() {
+    $('users-pin-field').hidden = $('users-bulk').value !== 'force-pin';
   }
 
-  // ACTIONS are the bulk changes of the users page: the endpoint, the body
-  // besides the ids, the message, and whether the change closes the users'
-  // sessions (and so the admin's own, when they are among them).
+  // ACTIONS are the changes of users: the endpoint, the body besides the
+  // ids, the message, whether the change closes the users' sessions (and
+  // so the admin's own, when they are among them), and what to confirm.
   const ACTIONS = {
     'force-2fa': { path: '/user/set-mfa', body: { auth_type: '2FA' }, done: '2FA is forced on', closes: true },
-    'force-pin': { path: '/user/set-mfa', body: { auth_type: 'PIN' }, done: 'PIN is forced on', closes: true },
-    'remove-2fa': { path: '/user/remove-mfa', body: { auth_type: '2FA' }, done: '2FA is removed for' },
-    'remove-pin': { path: '/user/remove-mfa', body: { auth_type: 'PIN' }, done: 'PIN is removed for' },
+    'force-pin': { path: '/user/set-mfa', body: { auth_type: 'PIN' }, done: 'PIN is forced on', closes: true, pin: true },
+    'remove-2fa': { path: '/user/remove-mfa', body: { auth_type: '2FA' }, done: '2FA is removed for', confirm: 'Remove 2FA', warn: 'They will sign in without an authenticator code, and their recovery codes are deleted.' },
+    'remove-pin': { path: '/user/remove-mfa', body: { auth_type: 'PIN' }, done: 'PIN is removed for', confirm: 'Remove PIN', warn: 'They will sign in without a PIN.' },
     'reset-2fa': { path: '/user/reset-mfa', body: { auth_type: '2FA' }, done: '2FA is reset for', closes: true },
     'unlock': { path: '/user/unlock', body: {}, done: 'Failed sign-in attempts are cleared for' },
     'disable': { path: '/user/edit', body: { status: 'D' }, done: 'Sign-in is disabled for', closes: true },
     'enable': { path: '/user/edit', body: { status: 'A' }, done: 'Sign-in is enabled for' },
     'make-admin': { path: '/user/edit', body: { super_admin: 'Y' }, done: 'Administrator rights are given to' },
     'make-user': { path: '/user/edit', body: { super_admin: 'N' }, done: 'Administrator rights are taken from' },
-    'delete': { path: '/user/delete', body: {}, done: 'Deleted', closes: true },
+    'delete': { path: '/user/delete', body: {}, done: 'Deleted', closes: true, confirm: 'Delete', warn: 'This cannot be undone: their sessions are closed and the users are gone.' },
   };
+
+  // whom names the users of ids: an email for one, a count for more.
+  function whom(ids) {
+    if (ids.length === 1 && users.has(ids[0])) return users.get(ids[0]).email;
+    return plural(ids.length, 'user');
+  }
+
+  // userAction applies action to the users of ids, after a confirmation
+  // where the action removes or deletes something; near is where to show
+  // an error.
+  async function userAction(action, ids, near, pin) {
+    const a = ACTIONS[action];
+    if (!a) return;
+    const body = Object.assign({ ids: ids }, a.body);
+    if (a.pin) {
+      if (pin === undefined) {
+        pin = await confirmDialog('Force a PIN on ' + whom(ids) + '?',
+          'Each user gets this PIN, and it is asked for at every sign-in. Their sessions are closed.', 'Force PIN', true);
+        if (pin === false) return;
+      }
+      body.code = pin;
+    } else if (a.confirm) {
+      const ok = await confirmDialog(a.confirm + ' for ' + whom(ids) + '?', a.warn, a.confirm);
+      if (!ok) return;
+    }
+    try {
+      await api('POST', a.path, { body: body });
+    } catch (err) {
+      fail(err, a.pin ? 'users-pin' : 'users', near);
+      return;
+    }
+    const text = a.done + ' ' + whom(ids) + '.';
+    if (a.closes && profile && ids.includes(profile.id)) {
+      // Forcing or resetting a factor closes the users' sessions: ours too.
+      clearSession();
+      go('#/', text + ' Your own sessions were closed by this change: sign in again.', 'ok');
+      return;
+    }
+    go('#/users', text + (a.closes ? ' Their sessions were closed.' : ''), 'ok');
+  }
 
   async function onApply(ev) {
     ev.preventDefault();
+    const form = $('users-form');
+    const fieldset = form.querySelector('fieldset');
     const ids = selectedIds();
+    const action = $('users-bulk').value;
     if (ids.length === 0) {
-      showMsg('Select at least one user first.', 'error');
+      showMsg('Select at least one user first.', 'error', fieldset);
       return;
     }
-    const action = document.querySelector('input[name="action"]:checked').value;
-    const a = ACTIONS[action];
-    const body = Object.assign({ ids: ids }, a.body);
-    if (action === 'delete' && !$('users-delete-confirm').checked) {
-      showMsg('Tick the box to confirm that the selected users are to be deleted.', 'error');
-      $('users-delete-confirm').focus();
+    if (!action) {
+      showMsg('Choose an action for the selected users.', 'error', fieldset);
+      $('users-bulk').focus();
       return;
     }
+    let pin;
     if (action === 'force-pin') {
-      const pin = codeValue('users-pin');
+      pin = codeValue('users-pin');
       if (!/^[0-9]{4,12}$/.test(pin)) {
-        showMsg('A PIN must be 4 to 12 digits.', 'error');
+        showMsg('A PIN must be 4 to 12 digits.', 'error', fieldset);
         $('users-pin').focus();
         return;
       }
-      body.code = pin;
     }
-    await busy($('users-form'), async () => {
-      try {
-        await api('POST', a.path, { body: body });
-      } catch (err) {
-        fail(err, action === 'force-pin' ? 'users-pin' : 'users');
-        return;
-      }
+    await busy(form, async () => {
+      await userAction(action, ids, fieldset, pin);
       $('users-pin').value = '';
-      const text = a.done + ' ' + plural(ids.length, 'user') + '.';
-      if (a.closes && profile && ids.includes(profile.id)) {
-        // Forcing or resetting a factor closes the users' sessions: ours too.
-        clearSession();
-        go('#/', text + ' Your own sessions were closed by this change: sign in again.', 'ok');
-        return;
-      }
-      go('#/users', text + (a.closes ? ' Their sessions were closed.' : ''), 'ok');
     });
   }
 
@@ -822,6 +1198,7 @@
     editId = id;
     const self = profile && profile.id === id;
     $('edit-title').textContent = 'Edit ' + u.email;
+    $('edit-title').title = u.email;
     $('edit-name').value = u.name;
     $('edit-email').value = u.email;
     $('edit-admin').checked = u.super_admin === 'Y';
@@ -830,18 +1207,20 @@
     $('edit-disabled').disabled = self;
     $('edit-self').hidden = !self;
     $('edit-user').hidden = false;
+    showMsg('');
     $('edit-user').scrollIntoView({ block: 'start' });
     $('edit-title').focus();
   }
 
   async function onEdit(ev) {
     ev.preventDefault();
+    const form = $('edit-form');
     const u = users.get(editId);
     if (!u) return;
     const name = $('edit-name').value.trim();
     const email = $('edit-email').value.trim();
     if (!name || !email) {
-      showMsg('A user needs a name and an email.', 'error');
+      showMsg('A user needs a name and an email.', 'error', form);
       $(name ? 'edit-email' : 'edit-name').focus();
       return;
     }
@@ -854,14 +1233,14 @@
     const status = $('edit-disabled').checked ? 'D' : 'A';
     if (status !== (u.status || 'A')) body.status = status;
     if (Object.keys(body).length === 1) {
-      showMsg('Nothing was changed.', 'info');
+      showMsg('Nothing was changed.', 'info', form);
       return;
     }
-    await busy($('edit-form'), async () => {
+    await busy(form, async () => {
       try {
         await api('POST', '/user/edit', { body: body });
       } catch (err) {
-        fail(err, 'edit');
+        fail(err, 'edit', form);
         return;
       }
       if (editId === (profile && profile.id)) profile = null; // reread the own profile
@@ -871,40 +1250,90 @@
 
   async function onSettings(ev) {
     ev.preventDefault();
+    const form = $('acct-form');
     const on = $('acct-force2fa').checked;
-    await busy($('acct-form'), async () => {
+    await busy(form, async () => {
       try {
         await api('POST', '/settings/set', { body: { auth_methods: on ? ['2FA'] : [] } });
         go('#/users', on
           ? 'Two-factor authentication is now required for every user of the account.'
           : 'Two-factor authentication is no longer required for the whole account.', 'ok');
       } catch (err) {
-        fail(err, 'settings');
+        fail(err, 'settings', form);
       }
     });
   }
 
   async function onCreate(ev) {
     ev.preventDefault();
+    const form = $('create-form');
     const name = $('create-name').value.trim();
     const email = $('create-email').value.trim();
     const password = $('create-password').value;
     if (!name || !email || [...password].length < 8) { // code points, as the server counts
-      showMsg('Enter a name, an email and a password of at least 8 characters.', 'error');
+      showMsg('Enter a name, an email and a password of at least 8 characters.', 'error', form);
       return;
     }
-    await busy($('create-form'), async () => {
+    await busy(form, async () => {
       try {
         await api('POST', '/user/create', {
           body: { name: name, email: email, password: password, super_admin: $('create-admin').checked ? 'Y' : 'N' },
         });
       } catch (err) {
-        fail(err, 'create');
+        fail(err, 'create', form);
         return;
       }
-      $('create-form').reset();
+      form.reset();
       go('#/users', 'User ' + email + ' is created.', 'ok');
     });
+  }
+
+  // ---- activity page (admins)
+
+  const PAGE = 50;
+
+  async function showActivity(seq, before) {
+    let r;
+    try {
+      if (!profile) await loadProfile();
+      if (profile.super_admin !== 'Y') {
+        go('#/security', 'The activity page is for administrators.', 'error');
+        return;
+      }
+      const q = '?limit=' + PAGE + (before ? '&before=' + before : '');
+      const [act, list] = await Promise.all([api('GET', '/tracking/activity' + q), users.size ? null : api('GET', '/user')]);
+      if (list) users = new Map((list.data || []).map((u) => [u.id, u]));
+      r = act;
+    } catch (err) {
+      fail(err, 'load');
+      return;
+    }
+    if (seq !== renderSeq) return;
+    const items = (r.data && r.data.activity) || [];
+    const body = $('activity-body');
+    body.textContent = '';
+    const who = (id) => (users.has(id) ? users.get(id).email : (id || ''));
+    for (const e of items) {
+      const tr = document.createElement('tr');
+      if (e.outcome === 'failure') tr.className = 'failure';
+      tr.append(
+        cell('td', 'Time', when(e.time)),
+        cell('td', 'Event', e.event),
+        cell('td', 'Outcome', e.outcome === 'failure' ? 'Failure' : 'Success'),
+        cell('td', 'User', who(e.user_id), true),
+        cell('td', 'By', e.actor_id === e.user_id ? 'themself' : who(e.actor_id), true),
+        cell('td', 'Address', e.addr || ''),
+        cell('td', 'Detail', e.detail || ''));
+      body.append(tr);
+    }
+    const next = (r.data && r.data.next) || 0;
+    $('activity-older').hidden = !next;
+    $('activity-older').dataset.next = String(next);
+    $('activity-newest').hidden = !before;
+    $('activity-caption').textContent = items.length
+      ? 'The account\u2019s audit trail: ' + items.length + (items.length === 1 ? ' entry' : ' entries') + (before ? ', older ones' : ', the newest') + '.'
+      : 'No activity recorded yet.';
+    showView('activity');
   }
 
   // ---- sign out
@@ -912,6 +1341,10 @@
   async function signOut() {
     try { await api('GET', '/session/logout'); } catch (e) { /* already closed */ }
     clearSession();
+    users = new Map();
+    recoveryCodes = [];
+    const file = $('sec-rc-file');
+    if (file) file.remove();
     go('#/', 'You are signed out.', 'ok');
   }
 
@@ -920,17 +1353,27 @@
   function init() {
     $('signin-form').addEventListener('submit', onSignIn);
     $('totp-form').addEventListener('submit', onTotp);
+    $('recovery-form').addEventListener('submit', onRecovery);
+    $('totp-use-recovery').addEventListener('click', () => useRecovery(true));
+    $('recovery-use-totp').addEventListener('click', () => useRecovery(false));
     $('pin-form').addEventListener('submit', onPin);
     $('enroll-form').addEventListener('submit', onEnroll);
-    $('enroll-regenerate').addEventListener('click', () => { showMsg(''); generate(); });
+    $('enroll-regenerate').addEventListener('click', () => { showMsg(''); generate(true); });
     $('enroll-cancel').addEventListener('click', onEnrollCancel);
+    $('enroll-copy').addEventListener('click', copySecret);
     document.querySelectorAll('.cancel-login').forEach((b) => b.addEventListener('click', cancelLogin));
     $('sec-2fa-enable').addEventListener('click', () => startEnroll('profile'));
     $('sec-2fa-remove').addEventListener('click', (ev) => removeFactor(ev.currentTarget, '2FA'));
+    $('sec-rc-make').addEventListener('click', (ev) => makeRecoveryCodes(ev.currentTarget));
+    $('sec-rc-download').addEventListener('click', downloadRecoveryCodes);
+    $('sec-rc-print').addEventListener('click', () => window.print());
+    $('sec-rc-done').addEventListener('click', doneRecoveryCodes);
     $('sec-pin-form').addEventListener('submit', onSetPin);
     $('sec-pin-remove').addEventListener('click', (ev) => removeFactor(ev.currentTarget, 'PIN'));
     $('acct-form').addEventListener('submit', onSettings);
     $('users-form').addEventListener('submit', onApply);
+    $('users-bulk').addEventListener('change', onBulkChange);
+    $('users-filter').addEventListener('input', filterUsers);
     $('create-form').addEventListener('submit', onCreate);
     $('edit-form').addEventListener('submit', onEdit);
     $('edit-cancel').addEventListener('click', () => { $('edit-user').hidden = true; showMsg(''); });
@@ -938,12 +1381,16 @@
     $('forgot-form').addEventListener('submit', onForgot);
     $('reset-form').addEventListener('submit', onReset);
     $('users-all').addEventListener('change', (ev) => {
-      document.querySelectorAll('#users-body input[name="user-id"]').forEach((b) => { b.checked = ev.target.checked; });
+      document.querySelectorAll('#users-body tr:not([hidden]) input[name="user-id"]').forEach((b) => { b.checked = ev.target.checked; });
     });
-    document.querySelectorAll('input[name="action"]').forEach((r) => r.addEventListener('change', onActionChange));
+    $('activity-older').addEventListener('click', (ev) => {
+      const next = parseInt(ev.currentTarget.dataset.next || '0', 10);
+      if (next) showActivity(++renderSeq, next);
+    });
+    $('activity-newest').addEventListener('click', () => showActivity(++renderSeq, 0));
     $('signout').addEventListener('click', signOut);
     // A click on the current page's link reloads it (and notices an expired session).
-    for (const id of ['nav-security', 'nav-users']) {
+    for (const id of ['nav-security', 'nav-users', 'nav-activity']) {
       $(id).addEventListener('click', (ev) => {
         if (location.hash === $(id).getAttribute('href')) {
           ev.preventDefault();
@@ -952,7 +1399,6 @@
       });
     }
     window.addEventListener('hashchange', render);
-    onActionChange();
     render();
   }
 
