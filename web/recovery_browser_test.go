@@ -210,7 +210,7 @@ func testWrongCodeMessages(t *testing.T, browser context.Context) {
 	createUser(t, srv, "Jo", "jo@example.com", "jo-password")
 	secret := enrollTOTP(t, srv, "jo@example.com", "jo-password")
 	login2FA(t, srv, "jo@example.com", "jo-password", secret) // spends this step's code, then the clock moves on
-	used := srv.Code(t, secret, -1)                          // still in the window, and spent
+	used := srv.Code(t, secret, -1)                           // still in the window, and spent
 
 	p := newPage(t, browser, srv)
 	p.open()
