@@ -317,10 +317,40 @@ func (c *Client) Profile(ctx context.Context) (*ProfileResp, error) {
 	return fetch[ProfileResp](ctx, c, call{method: "GET", path: BasePath + "/profile", safe: true})
 }
 
-// Profile2FAGenerate makes a new pending TOTP secret for the caller (GET
-// /profile/2fa/generate). It changes state, so it is never retried.
+// Profile2FAGenerate returns the caller's pending TOTP secret (GET
+// /profile/2fa/generate): the same one on every call while it is pending,
+// so that a secret already added to an authenticator app stays good, and a
+// new one when none is pending (none made yet, confirmed, or expired).
+// ExpiresIn says how long is left to confirm it. It works with a full
+// session or with a limited one that owes enrollment (Mfa-Code 3). It may
+// make a secret, so it is never retried.
 func (c *Client) Profile2FAGenerate(ctx context.Context) (*TwoFAGenerateResp, error) {
 	return fetch[TwoFAGenerateResp](ctx, c, call{method: "GET", path: BasePath + "/profile/2fa/generate"})
+}
+
+// Profile2FAGenerateNew makes a new pending TOTP secret for the caller,
+// replacing the pending one (GET /profile/2fa/generate?new=1): for when the
+// secret shown was lost before it was added to an authenticator app. It is
+// never retried.
+func (c *Client) Profile2FAGenerateNew(ctx context.Context) (*TwoFAGenerateResp, error) {
+	return fetch[TwoFAGenerateResp](ctx, c, call{method: "GET", path: BasePath + "/profile/2fa/generate?new=1"})
+}
+
+// RecoveryCodes makes 10 new one-time recovery codes for the caller (POST
+// /profile/recovery-codes), such as "7KQ4-M2XD-9TFA-H3PQ", and returns
+// them. The server keeps only their hashes: this is the one time they are
+// shown. The new set replaces any earlier one, whose codes stop working at
+// once (ProfileResp.RecoveryCodesLeft counts the codes left). At the 2FA
+// step of a login (Mfa-Code 1) a code stands in for the TOTP code, once:
+// send it with auth_type Recovery. Removing 2FA deletes the codes. It
+// needs a full session, and is never retried (a second request would void
+// the codes of the first).
+func (c *Client) RecoveryCodes(ctx context.Context) ([]string, error) {
+	resp, err := fetch[recoveryCodesResp](ctx, c, call{method: "POST", path: BasePath + "/profile/recovery-codes"})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Codes, nil
 }
 
 // ProfileSetMfaPost turns a factor on for the caller: 2FA with a code from

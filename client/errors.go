@@ -3,7 +3,9 @@ package client
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -74,12 +76,23 @@ var (
 )
 
 // APIError is an error answer of the server.
+//
+// The answer to a wrong second-factor code at login (401 code 13,
+// ErrWrongCode) may say more, in Details and Msg; read it with
+// SessionClosed (the fifth wrong code closed the limited session: the
+// login must start again), LockedFor (this wrong code locked the email:
+// every login attempt is ErrLockedOut until then) and CodeAlreadyUsed (the
+// TOTP code was right but its time step was already used: wait for the
+// next code).
 type APIError struct {
-	Status     int            // HTTP status
-	Code       int            // ErrorModel code
-	Msg        string         // ErrorModel msg
-	Details    map[string]any // ErrorModel details, if any
-	RetryAfter time.Duration  // from the Retry-After header of a 429 or 503
+	Status int    // HTTP status
+	Code   int    // ErrorModel code
+	Msg    string // ErrorModel msg
+	// Details are the ErrorModel details, if any, as JSON decodes them
+	// (numbers are float64). A wrong code at login may carry
+	// "session_closed": true and "locked_seconds": 900.
+	Details    map[string]any
+	RetryAfter time.Duration // from the Retry-After header of a 429 or 503
 }
 
 func (e *APIError) Error() string {
@@ -156,3 +169,46 @@ func (e *UserNotFoundError) Error() string {
 
 // Is makes ErrNotFound match.
 func (e *UserNotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// SessionClosed reports whether err says the server closed the limited
+// session (after too many wrong codes, details "session_closed"): the login
+// must start again.
+func SessionClosed(err error) bool {
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Details != nil {
+		closed, _ := ae.Details["session_closed"].(bool)
+		return closed
+	}
+	return false
+}
+
+// LockedFor reports how long the email is locked when err is the answer to
+// the wrong code that locked it (details "locked_seconds"), and 0
+// otherwise. The answer is still a 401 (ErrWrongCode); from then on, until
+// the lock ends, every login attempt with the email gets ErrLockedOut
+// (429, with RetryAfter), whatever the password or code.
+func LockedFor(err error) time.Duration {
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Details == nil {
+		return 0
+	}
+	secs, ok := ae.Details["locked_seconds"].(float64)
+	if !ok || secs <= 0 || math.IsInf(secs, 0) || secs > math.MaxInt64/float64(time.Second) {
+		return 0
+	}
+	return time.Duration(secs * float64(time.Second))
+}
+
+// CodeAlreadyUsed reports whether err says that the TOTP code sent was
+// right for a time step already used (a replay: the code of the last login
+// typed again): the person should wait for the next code of the
+// authenticator app. At login it is a wrong code (401 code 13, counted
+// like one); when confirming a secret (ProfileSetMfaPost, Enroll) it is 400
+// code 21. The server says so only in Msg, which this reads.
+func CodeAlreadyUsed(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	return (ae.Code == CodeWrongCode || ae.Code == CodeEnrollment) && strings.Contains(ae.Msg, "code was already used")
+}

@@ -108,6 +108,46 @@ func ExampleClient_Enroll() {
 	// [2FA]
 }
 
+// A user with 2FA makes recovery codes, shown this once, and logs in with
+// one in place of a code from the authenticator app: Login sends an answer
+// that is not 6 digits as a recovery code.
+func ExampleClient_RecoveryCodes() {
+	srv, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+
+	c := exampleAdmin(ctx, srv.URL)
+	if err := c.Enroll(ctx, func(ctx context.Context, secret *client.TwoFAGenerateResp) (string, error) {
+		return srv.CodeAt(secret.Secret, 0)
+	}); err != nil {
+		log.Fatal(err)
+	}
+	codes, err := c.RecoveryCodes(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(codes), "codes; keep them safe") // a real program shows them
+
+	lost, err := client.New(srv.URL) // the phone is lost
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := lost.Login(ctx, testserver.AdminEmail, testserver.AdminPassword,
+		func(context.Context, client.MfaCode, *client.TwoFAGenerateResp, int) (string, error) {
+			return codes[0], nil
+		}); err != nil {
+		log.Fatal(err)
+	}
+	p, err := lost.Profile(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(p.RecoveryCodesLeft, "left")
+	// Output:
+	// 10 codes; keep them safe
+	// 9 left
+}
+
 // An admin forces 2FA on a user: the user enrolls at their next login.
 func ExampleClient_UserSetMfaPost() {
 	srv, stop := exampleServer()
@@ -128,10 +168,10 @@ func ExampleClient_UserSetMfaPost() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(u.ForcedAuth)
+	fmt.Println(u.ForcedAuth, u.MFAStatus[string(client.TwoFA)] == client.FactorPendingEnrollment)
 	// Output:
 	// success
-	// [2FA]
+	// [2FA] true
 }
 
 // Errors are *APIError values: test them with errors.Is against the

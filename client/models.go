@@ -117,7 +117,23 @@ type ProfileResp struct {
 	Status      string     `json:"status"`
 	AuthMethods []AuthType `json:"auth_methods"`
 	ForcedAuth  []AuthType `json:"forced_auth"`
+	// RecoveryCodesLeft counts the caller's unused recovery codes (see
+	// RecoveryCodes).
+	RecoveryCodesLeft int `json:"recovery_codes_left"`
 }
+
+// A factor's state, the values of UserResp.MFAStatus.
+const (
+	// FactorActive: the factor is on and set up (for 2FA, an
+	// authenticator app holds the secret).
+	FactorActive = "active"
+	// FactorPendingEnrollment: 2FA is on or forced (by an admin or the
+	// account) but no authenticator is set up yet; the user's next login
+	// enrolls one (Mfa-Code 3). Only for 2FA.
+	FactorPendingEnrollment = "pending_enrollment"
+	// FactorOff: the factor is off.
+	FactorOff = "off"
+)
 
 // UserResp is a user as an admin sees it. Times are Unix seconds;
 // LastLogin is 0 before the first login.
@@ -133,6 +149,13 @@ type UserResp struct {
 	LastLogin   int64      `json:"last_login"`
 	AuthMethods []AuthType `json:"auth_methods"`
 	ForcedAuth  []AuthType `json:"forced_auth"`
+	// MFAStatus is each factor's true state, by factor name ("2FA",
+	// "PIN"): FactorActive, FactorPendingEnrollment (2FA only) or
+	// FactorOff. AuthMethods lists 2FA as soon as it is on or forced;
+	// MFAStatus tells whether the user has set it up. Index it with
+	// string(TwoFA) or string(PIN). It is nil from a server older than
+	// mfa_status.
+	MFAStatus map[string]string `json:"mfa_status,omitempty"`
 }
 
 // UserCreateReq is the body of POST /user/create. SuperAdmin is "Y" or "N"
@@ -205,11 +228,20 @@ type SettingsSetReq struct {
 	AuthMethods []AuthType `json:"auth_methods"`
 }
 
-// TwoFAGenerateResp is a new pending TOTP secret: QR is a base64 PNG of URI.
+// TwoFAGenerateResp is the caller's pending TOTP secret: QR is a base64 PNG
+// of URI; ExpiresIn is the seconds left to confirm it with a code (until the
+// secret expires or, during a login that owes enrollment, until the limited
+// session does, whichever comes first).
 type TwoFAGenerateResp struct {
-	QR     string `json:"qr"`
-	Secret string `json:"secret"`
-	URI    string `json:"uri"`
+	QR        string `json:"qr"`
+	Secret    string `json:"secret"`
+	URI       string `json:"uri"`
+	ExpiresIn int64  `json:"expires_in"`
+}
+
+// recoveryCodesResp is the answer of POST /profile/recovery-codes.
+type recoveryCodesResp struct {
+	Codes []string `json:"codes"`
 }
 
 // ErrorModel is the body of every error answer.
