@@ -61,8 +61,9 @@ func (a *app) login(ctx context.Context, args []string) error {
 // loginSteps sends the password, then asks for each factor the server
 // says is owed and sends it, until the session is full. What is typed is
 // checked first: a code or PIN that cannot be right is refused and asked
-// again without being sent. A wrong one is asked again until the server
-// closes the limited session or locks the email out.
+// again without being sent. A wrong one (or a code already used) is asked
+// again until the server closes the limited session or locks the email
+// out.
 func (a *app) loginSteps(ctx context.Context, c *client.Client, email, password string) error {
 	step, err := c.PasswordLogin(ctx, email, password)
 	if err != nil {
@@ -83,6 +84,7 @@ func (a *app) loginSteps(ctx context.Context, c *client.Client, email, password 
 				}
 				fmt.Fprintln(a.stderr, "Your account requires 2FA: enroll an authenticator app now.")
 				a.showEnrollment(enrollment)
+				a.showTimeLeft(enrollment, "logging in again shows this same secret until then")
 			}
 			f, err = a.askFactor("Code from your authenticator app: ", false, totpOnly)
 		default:
@@ -98,8 +100,12 @@ func (a *app) loginSteps(ctx context.Context, c *client.Client, email, password 
 				fmt.Fprintln(a.stderr, "Recovery code accepted; it cannot be used again.")
 			}
 			step = next
+		case client.LockedFor(err) > 0:
+			return lockedSaid(err)
 		case client.SessionClosed(err):
 			return err
+		case client.CodeAlreadyUsed(err):
+			fmt.Fprintln(a.stderr, alreadyUsed)
 		case errors.Is(err, client.ErrWrongCode):
 			fmt.Fprintln(a.stderr, wrongAgain(f.Type, err))
 		case f.Type == client.Recovery && errors.Is(err, client.ErrInvalid):
@@ -193,9 +199,19 @@ func (a *app) status(ctx context.Context, args []string) error {
 		return a.printJSON(map[string]any{"server": a.server, "profile": p})
 	}
 	w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(w, "Server:\t%s\nEmail:\t%s\nName:\t%s\nAdmin:\t%s\nFactors:\t%s\nForced:\t%s\n",
-		a.server, p.Email, p.Name, yesNo(p.SuperAdmin), methods(p.AuthMethods), methods(p.ForcedAuth))
-	return w.Flush()
+	fmt.Fprintf(w, "Server:\t%s\nEmail:\t%s\nName:\t%s\nAdmin:\t%s\nFactors:\t%s\nForced:\t%s\nRecovery codes:\t%d left\n",
+		a.server, p.Email, p.Name, yesNo(p.SuperAdmin), methods(p.AuthMethods), methods(p.ForcedAuth), p.RecoveryCodesLeft)
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if has2FA(p.AuthMethods) && p.RecoveryCodesLeft <= lowRecoveryCodes {
+		left := "no recovery codes left"
+		if p.RecoveryCodesLeft > 0 {
+			left = "only " + plural(int64(p.RecoveryCodesLeft), "recovery code") + " left"
+		}
+		fmt.Fprintf(a.stderr, "Warning: %s: without your authenticator app you could not log in; run \"mfactl recovery-codes\" for a new set.\n", left)
+	}
+	return nil
 }
 
 func yesNo(yn string) string {
@@ -205,30 +221,50 @@ func yesNo(yn string) string {
 	return "no"
 }
 
+// enroll is "mfactl 2fa enroll": it shows the pending secret (the same one
+// on every run while it is pending, so that one already added to an app
+// stays good; --new for a new one) and the time left to confirm it, and
+// confirms it with a code. A code already used is asked again.
 func (a *app) enroll(ctx context.Context, args []string) error {
-	if _, err := parseFlags(flag.NewFlagSet("2fa enroll", flag.ContinueOnError), args, a.stderr, 0, ""); err != nil {
+	fs := flag.NewFlagSet("2fa enroll", flag.ContinueOnError)
+	fresh := fs.Bool("new", false, "make a new secret, replacing the one pending (when the one shown was lost)")
+	if _, err := parseFlags(fs, args, a.stderr, 0, ""); err != nil {
 		return err
 	}
 	c, err := a.client(true)
 	if err != nil {
 		return err
 	}
-	e, err := c.Profile2FAGenerate(ctx)
+	generate := c.Profile2FAGenerate
+	if *fresh {
+		generate = c.Profile2FAGenerateNew
+	}
+	e, err := generate(ctx)
 	if err != nil {
 		return err
 	}
 	a.showEnrollment(e)
-	f, err := a.askFactor("Code from your authenticator app: ", false, totpOnly)
-	if err != nil {
-		return err
-	}
-	if _, err := c.ProfileSetMfaPost(ctx, client.ProfileSetMfaReq{AuthType: client.TwoFA, Code: f.Code}); err != nil {
-		if isNoPending(err) {
+	a.showTimeLeft(e, `"mfactl 2fa enroll" shows this same secret until then; --new makes a new one`)
+	for {
+		f, err := a.askFactor("Code from your authenticator app: ", false, totpOnly)
+		if err != nil {
+			return err
+		}
+		_, err = c.ProfileSetMfaPost(ctx, client.ProfileSetMfaReq{AuthType: client.TwoFA, Code: f.Code})
+		var ae *client.APIError
+		switch {
+		case err == nil:
+			return a.done("2FA is on; your other sessions were closed.")
+		case client.CodeAlreadyUsed(err):
+			fmt.Fprintln(a.stderr, alreadyUsed)
+			continue
+		case isNoPending(err):
 			return said{"the secret shown expired before a code for it was sent; run \"mfactl 2fa enroll\" again for a new one", err}
+		case errors.As(err, &ae) && ae.Code == client.CodeEnrollment:
+			return said{strings.TrimSuffix(ae.Msg, ".") + `; run "mfactl 2fa enroll" again to give another code (the same secret, while it is pending)`, err}
 		}
 		return err
 	}
-	return a.done("2FA is on; your other sessions were closed.")
 }
 
 // done prints a success line, or {"status":"success"} with --json.
@@ -328,13 +364,14 @@ func (a *app) printUsers(users []client.UserResp) error {
 		return a.printJSON(users)
 	}
 	w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tEMAIL\tNAME\tADMIN\tSTATUS\tFACTORS\tFORCED\tLAST LOGIN")
+	fmt.Fprintln(w, "ID\tEMAIL\tNAME\tADMIN\tSTATUS\t2FA\tPIN\tFORCED\tLAST LOGIN")
 	for _, u := range users {
 		last := "never"
 		if u.LastLogin > 0 {
 			last = time.Unix(u.LastLogin, 0).UTC().Format("2006-01-02 15:04 UTC")
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Email, u.Name, yesNo(u.SuperAdmin), status(u.Status), methods(u.AuthMethods), methods(u.ForcedAuth), last)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Email, u.Name, yesNo(u.SuperAdmin), status(u.Status),
+			factorState(u, client.TwoFA), factorState(u, client.PIN), methods(u.ForcedAuth), last)
 	}
 	return w.Flush()
 }

@@ -54,6 +54,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &ue):
 		return exitUsage
+	case client.LockedFor(err) > 0: // the wrong code that locked the email
+		return exitLockedOut
 	case errors.Is(err, errNotLoggedIn), errors.Is(err, client.ErrUnauthorized), errors.Is(err, client.ErrWrongPassword):
 		return exitAuth
 	case errors.Is(err, client.ErrForbidden):
@@ -163,9 +165,14 @@ Session:
   login [--email E]               log in (asks for the password and each code owed;
                                   a recovery code may stand in for a 2FA code)
   logout                          close the saved session
-  status                          show who is logged in and their factors
+  status                          show who is logged in, their factors and
+                                  recovery codes left
 Own factors and password:
-  2fa enroll                      turn on 2FA: shows a QR code, asks for a code
+  2fa enroll [--new]              turn on 2FA: shows a QR code and the time left,
+                                  asks for a code (the same secret while it is
+                                  pending; --new for a new one)
+  recovery-codes [--yes]          make 10 new recovery codes, shown once (asks
+                                  first when codes are left, unless --yes)
   pin set                         set or change the PIN
   mfa remove 2FA|PIN              turn a factor off (unless forced)
   password change                 change the password (asks the current and the new one)
@@ -201,8 +208,8 @@ directory/mfactl) in session.json, mode 0600.
 
 Exit status: 0 success, 1 error (also: cannot reach the server), 2 usage
 (also: a code or PIN of the wrong shape), 3 not logged in or wrong
-credentials/code/password, 4 admin rights required, 5 locked out, 6 server
-unavailable.
+credentials/code/password, 4 admin rights required, 5 locked out (also:
+too many wrong codes locked the email), 6 server unavailable.
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
@@ -240,6 +247,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return app.logout(ctx, rest)
 	case "status":
 		return app.status(ctx, rest)
+	case "recovery-codes":
+		return app.recoveryCodes(ctx, rest)
 	case "2fa":
 		if sub == "enroll" {
 			return app.enroll(ctx, rest[1:])

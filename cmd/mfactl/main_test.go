@@ -530,9 +530,11 @@ func TestEnrollThenLoginSteps(t *testing.T) {
 	}
 	admin.ok(t, "", "status")
 
-	// The code just used cannot log in again.
+	// The code just used cannot log in again: the server says it was
+	// used, and mfactl asks for the next one.
 	r = admin.expect(t, 1, testserver.AdminPassword+"\n"+srv.Code(t, secret, 0)+"\n", "login", "--email", testserver.AdminEmail)
-	mustContain(t, r.stderr, "Wrong code", r)
+	mustContain(t, r.stderr, "This code was already used: wait for the next one", r)
+	mustContain(t, r.stderr, "no more input", r)
 
 	// PIN: asked twice; two different PINs change nothing.
 	r = admin.expect(t, 1, "1111\n2222\n", "pin", "set")
@@ -658,8 +660,8 @@ func TestAdminUsers(t *testing.T) {
 
 	// The list: a table, or a JSON array.
 	r = admin.ok(t, "", "user", "list")
-	mustMatch(t, `^ID\s+EMAIL\s+NAME\s+ADMIN\s+STATUS\s+FACTORS\s+FORCED\s+LAST LOGIN\n`, r.stdout, r)
-	mustMatch(t, `(?m)^`+bobID+`\s+bob@example\.com\s+Bob\s+no\s+active\s+-\s+-\s+never$`, r.stdout, r)
+	mustMatch(t, `^ID\s+EMAIL\s+NAME\s+ADMIN\s+STATUS\s+2FA\s+PIN\s+FORCED\s+LAST LOGIN\n`, r.stdout, r)
+	mustMatch(t, `(?m)^`+bobID+`\s+bob@example\.com\s+Bob\s+no\s+active\s+off\s+off\s+-\s+never$`, r.stdout, r)
 	mustMatch(t, `(?m)^\S+\s+`+regexp.QuoteMeta(testserver.AdminEmail)+`\s+Admin A\s+yes\s`, r.stdout, r)
 	r = admin.ok(t, "", "user", "list", "--json")
 	users := decode[[]userJSON](t, r)
@@ -961,16 +963,64 @@ func TestWrongCodes(t *testing.T) {
 	mustMatch(t, `(?m)^Factors:\s+-$`, r.stdout, r)
 
 	// Wrong codes until the server closes the limited session: the login
-	// ends at once (it does not ask forever) as an authentication failure,
-	// with the server's word that the login must start again.
+	// ends at once (it does not ask forever). The fifth also locks the
+	// email: said in words, exit status 5 (locked out).
 	secret = enroll(t, srv, admin)
 	srv.Clock.Advance(30 * time.Second)
 	w := wrongCode(t, srv, secret)
-	r = admin.expect(t, 3, testserver.AdminPassword+"\n"+strings.Repeat(w+"\n", 20), "login", "--email", testserver.AdminEmail)
+	r = admin.expect(t, 5, testserver.AdminPassword+"\n"+strings.Repeat(w+"\n", 20), "login", "--email", testserver.AdminEmail)
 	if n := strings.Count(r.stderr, "Authentication code (6 digits) or a recovery code: "); n != 5 {
 		t.Errorf("asked for %d codes, want exactly 5 (the server closes the login at the 5th):\n%s", n, r)
 	}
-	mustContain(t, r.stderr, "must start again", r)
+	if n := strings.Count(r.stderr, "Wrong code, try again."); n != 4 {
+		t.Errorf("%d \"Wrong code, try again.\", want 4:\n%s", n, r)
+	}
+	if msg := errLine(t, r); msg != "too many wrong codes: this email is locked for 15 minutes; log in again after that" {
+		t.Errorf("message %q", msg)
+	}
+
+	// Wrong codes that close the login without locking the email (an admin
+	// unlocked it half-way): exit 3, with the server's word that the login
+	// must start again.
+	bobID := createUser(t, admin, "Bob", "bob@example.com", "bob-password") // the admin's session from before the lock
+	bob := newCLI(t, srv.URL)
+	bob.login(t, "bob@example.com", "bob-password")
+	bobSecret := enroll(t, srv, bob)
+	srv.Clock.Advance(30 * time.Second)
+	w = wrongCode(t, srv, bobSecret)
+	p = bob.start(t, "login", "--email", "bob@example.com")
+	p.write(t, "bob-password\n"+strings.Repeat(w+"\n", 4))
+	p.waitFor(t, "Wrong code, try again.", 4)
+	admin.ok(t, "", "user", "unlock", "--ids", bobID)
+	p.write(t, w+"\n"+w+"\n")
+	r = p.finish(t)
+	if r.code != 3 {
+		t.Fatalf("want exit 3:\n%s", r)
+	}
+	mustContain(t, errLine(t, r), "must start again", r)
+	if strings.Contains(r.stderr, "locked") {
+		t.Errorf("a lock reported after an unlock:\n%s", r)
+	}
+}
+
+// waitFor waits until standard error shows s n times.
+func (p *proc) waitFor(t *testing.T, s string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(cmdTimeout)
+	for strings.Count(p.stderrSoFar(), s) < n {
+		select {
+		case <-p.read:
+			if strings.Count(p.stderrSoFar(), s) >= n {
+				return
+			}
+			t.Fatalf("mfactl %s ended before showing %q %d times; stderr:\n%s", strings.Join(p.args, " "), s, n, p.stderrSoFar())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mfactl %s did not show %q %d times in %s; stderr so far:\n%s", strings.Join(p.args, " "), s, n, cmdTimeout, p.stderrSoFar())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func TestDefaultConfigDir(t *testing.T) {
