@@ -40,15 +40,17 @@ type refusal struct {
 }
 
 // wrongCode is the answer to a wrong second-factor code (401 code 13). Its
-// msg says what happened; details carry session_closed and, when this
-// attempt locked the email, locked_seconds (the caller passed the
-// password: the lock is theirs to know).
+// msg says what happened; details carry code_used (a TOTP code right for a
+// time step already used), session_closed and, when this attempt locked
+// the email, locked_seconds (the caller passed the password: the lock is
+// theirs to know).
 func wrongCode(r refusal) error {
 	msg := "wrong code"
+	details := map[string]any{}
 	if r.replayed {
 		msg = "this code was already used: wait for the next one from your authenticator app (a new one every 30 seconds)"
+		details["code_used"] = true
 	}
-	details := map[string]any{}
 	if r.closed {
 		msg += "; too many wrong codes, the login must start again"
 		details["session_closed"] = true

@@ -88,7 +88,8 @@ func (s *Service) SetMFA(ctx context.Context, id *Identity, t mfad.AuthType, cod
 		case errors.Is(err, mfad.ErrNoPending):
 			return "", errNoPending
 		case errors.Is(err, mfad.ErrReplay):
-			return "", mfad.Errorf(mfad.CodeEnrollment, "that code was already used; wait for the next one")
+			return "", &mfad.Error{Code: mfad.CodeEnrollment, Msg: "that code was already used; wait for the next one",
+				Details: map[string]any{"code_used": true}}
 		case err != nil:
 			return "", err
 		}

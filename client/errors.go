@@ -210,5 +210,11 @@ func CodeAlreadyUsed(err error) bool {
 	if !errors.As(err, &ae) {
 		return false
 	}
-	return (ae.Code == CodeWrongCode || ae.Code == CodeEnrollment) && strings.Contains(ae.Msg, "code was already used")
+	if ae.Code != CodeWrongCode && ae.Code != CodeEnrollment {
+		return false
+	}
+	if used, ok := ae.Details["code_used"].(bool); ok {
+		return used
+	}
+	return strings.Contains(ae.Msg, "code was already used") // a server before details.code_used
 }

@@ -141,7 +141,8 @@ func TestTOTPEnrollmentAndLogin(t *testing.T) {
 	wrong := e.post("/session/login", lim2, map[string]string{"auth_type": "2FA", "code": wrongCode(next)})
 	e.wantError(replay, 401, mfad.CodeWrongCode)
 	e.wantError(wrong, 401, mfad.CodeWrongCode)
-	if !strings.Contains(string(replay.Body), "already used: wait for the next one") || strings.Contains(string(wrong.Body), "already used") {
+	if !strings.Contains(string(replay.Body), "already used: wait for the next one") || !strings.Contains(string(replay.Body), `"code_used":true`) ||
+		strings.Contains(string(wrong.Body), "already used") || strings.Contains(string(wrong.Body), "code_used") {
 		t.Fatalf("replay %s, wrong code %s: only the replay says it was already used", replay.Body, wrong.Body)
 	}
 	// The previous step is not accepted any more either (steps move forward).

@@ -154,7 +154,7 @@
           text = 'Wrong PIN. Check it and try again.';
         } else if (ctx === 'recovery') {
           text = 'That recovery code is wrong or was used already. Check it, or try another of your codes.';
-        } else if (/already used/.test(err.message)) {
+        } else if (err.details.code_used || /already used/.test(err.message)) {
           text = 'This code was already used. Wait for the next code in your authenticator app (a new one appears every 30 seconds), then enter it.';
         } else {
           text = 'Wrong code. Enter the code your authenticator app shows now for mfad.';
