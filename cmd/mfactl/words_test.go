@@ -21,7 +21,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -346,39 +345,4 @@ func TestVersion(t *testing.T) {
 	c.expect(t, 2, "", "version", "extra")
 	r = c.ok(t, "", "help")
 	mustContain(t, r.stdout, "--version", r)
-}
-
-func TestVersionOf(t *testing.T) {
-	for _, tc := range []struct {
-		settings       map[string]string
-		main, want     string
-		wantJSONFields []string
-	}{
-		{map[string]string{"vcs.revision": "0123456789abcdef0123456789abcdef01234567", "vcs.modified": "true"}, "v1.2.3",
-			"mfactl v1.2.3, revision 0123456789ab, modified, go1.99.1", []string{"version", "revision", "modified", "go"}},
-		{map[string]string{"vcs.revision": "0123456789abcdef0123456789abcdef01234567", "vcs.modified": "false"}, "(devel)",
-			"mfactl (devel), revision 0123456789ab, go1.99.1", []string{"version", "revision", "go"}},
-		{map[string]string{"vcs.revision": "abc"}, "", "mfactl (devel), revision abc, go1.99.1", []string{"version", "revision", "go"}},
-		{nil, "v0.0.0-20261206232500-c7a7a4c01734+dirty", "mfactl v0.0.0-20261206232500-c7a7a4c01734+dirty, go1.99.1", []string{"version", "go"}},
-	} {
-		bi := &debug.BuildInfo{GoVersion: "go1.99.1"}
-		bi.Main.Version = tc.main
-		for k, v := range tc.settings {
-			bi.Settings = append(bi.Settings, debug.BuildSetting{Key: k, Value: v})
-		}
-		v := versionOf(bi, true)
-		if got := v.line("mfactl"); got != tc.want {
-			t.Errorf("line = %q, want %q", got, tc.want)
-		}
-		data, _ := json.Marshal(v)
-		var m map[string]any
-		json.Unmarshal(data, &m)
-		if len(m) != len(tc.wantJSONFields) {
-			t.Errorf("JSON %s, want the fields %v", data, tc.wantJSONFields)
-		}
-	}
-	v := versionOf(nil, false)
-	if v.Version != "(devel)" || !strings.HasPrefix(v.Go, "go") || v.Revision != "" {
-		t.Errorf("without build information: %+v", v)
-	}
 }

@@ -2,37 +2,9 @@ package main
 
 import (
 	"os/exec"
-	"runtime/debug"
 	"strings"
 	"testing"
 )
-
-func TestVersionOf(t *testing.T) {
-	for _, tc := range []struct {
-		settings   map[string]string
-		main, want string
-	}{
-		{map[string]string{"vcs.revision": "0123456789abcdef0123456789abcdef01234567", "vcs.modified": "true"}, "v1.2.3",
-			"mfad v1.2.3, revision 0123456789ab, modified, go1.99.1"},
-		{map[string]string{"vcs.revision": "0123456789abcdef0123456789abcdef01234567", "vcs.modified": "false", "vcs": "git"}, "(devel)",
-			"mfad (devel), revision 0123456789ab, go1.99.1"},
-		{map[string]string{"vcs.modified": "true"}, "", "mfad (devel), modified, go1.99.1"},
-		{nil, "v0.0.0-20261206232500-c7a7a4c01734+dirty", "mfad v0.0.0-20261206232500-c7a7a4c01734+dirty, go1.99.1"},
-	} {
-		bi := &debug.BuildInfo{GoVersion: "go1.99.1"}
-		bi.Main.Version = tc.main
-		for k, v := range tc.settings {
-			bi.Settings = append(bi.Settings, debug.BuildSetting{Key: k, Value: v})
-		}
-		if got := versionOf(bi, true).line("mfad"); got != tc.want {
-			t.Errorf("line = %q, want %q", got, tc.want)
-		}
-	}
-	v := versionOf(nil, false)
-	if v.Version != "(devel)" || !strings.HasPrefix(v.Go, "go") || v.Revision != "" || v.Modified {
-		t.Errorf("without build information: %+v", v)
-	}
-}
 
 // "mfad --version" of the built binary tells what "go version -m" reads
 // from it.
