@@ -29,16 +29,6 @@ func mfaScenarios(t *testing.T, browser context.Context) {
 	t.Run("PhoneWidthNeedsNoSidewaysScrolling", func(t *testing.T) { testPhoneLayout(t, browser) })
 }
 
-// recoveryCodes makes a set through the API for the holder of token.
-func recoveryCodes(t *testing.T, srv *testserver.Server, token string) []string {
-	t.Helper()
-	var out struct {
-		Codes []string `json:"codes"`
-	}
-	call(t, srv, "POST", "/profile/recovery-codes", token, nil).decode(t, "recovery codes", 200, &out)
-	return out.Codes
-}
-
 func testRecoveryCodes(t *testing.T, browser context.Context) {
 	srv := testserver.Start(t, testserver.Options{})
 	createUser(t, srv, "Hana", "hana@example.com", "hana-password")
