@@ -182,6 +182,15 @@ func (p *page) apply(act string, emails ...string) {
 	p.click("users-apply")
 }
 
+// reloadUsers loads the users page again and waits until its rows are
+// the new ones (a click on a row being replaced would miss it).
+func (p *page) reloadUsers() {
+	p.t.Helper()
+	eval[chromedp.Void](p, `document.querySelectorAll('#users-body tr').forEach((tr) => { tr.dataset.stale = '1'; })`)
+	p.click("nav-users")
+	p.waitFor("the new rows", `() => document.querySelectorAll('#users-body tr').length > 0 && !document.querySelector('#users-body tr[data-stale]')`)
+}
+
 // rowAction opens the actions menu of email's row and picks action.
 func (p *page) rowAction(email, action string) {
 	p.t.Helper()
@@ -275,8 +284,7 @@ func testAdminLifecycle(t *testing.T, browser context.Context) {
 	p.waitMessage("You cannot delete, disable or take administrator rights from your own user")
 
 	// Delete asks for a confirmation first; cancelled, nothing happens.
-	p.do("reload the users page", chromedp.Click(chromedp.ID("nav-users")))
-	p.waitFor("the users list", `() => !!document.querySelector('#users-body tr[data-email="gilbert@example.com"]')`)
+	p.reloadUsers()
 	p.rowAction("gilbert@example.com", "delete")
 	p.do("wait for the confirmation", chromedp.WaitVisible(chromedp.ID("confirm")))
 	if got := p.text("confirm-title"); got != "Delete for gilbert@example.com?" {
