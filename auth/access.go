@@ -56,3 +56,16 @@ func (a Admin) user() (*mfad.User, error) {
 	}
 	return a.id.User, nil
 }
+
+// RequireSignedIn fails unless id is a full session of a user who owes no
+// factor now: forward auth lets only such a browser through. A user made to
+// enroll 2FA after signing in owes it from that moment on.
+func RequireSignedIn(id *Identity) error {
+	if err := RequireFull(id); err != nil {
+		return err
+	}
+	if owed(id.User, id.Account) == mfad.StepEnroll {
+		return mfad.Errorf(mfad.CodeFactorRequired, "2FA is now required of this user and not set up yet: sign in again to set it up")
+	}
+	return nil
+}

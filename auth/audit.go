@@ -31,7 +31,8 @@ func WithClientAddr(ctx context.Context, addr string) context.Context {
 	return context.WithValue(ctx, addrKeyT{}, addr)
 }
 
-func clientAddr(ctx context.Context) string {
+// ClientAddr returns the client's address that WithClientAddr put in ctx.
+func ClientAddr(ctx context.Context) string {
 	a, _ := ctx.Value(addrKeyT{}).(string)
 	return a
 }
@@ -77,7 +78,7 @@ func (s *Service) announce(ctx context.Context, e event) {
 	if e.failure {
 		level = slog.LevelWarn
 	}
-	attrs := []any{"event", e.name, "outcome", e.outcome(), "addr", clientAddr(ctx)}
+	attrs := []any{"event", e.name, "outcome", e.outcome(), "addr", ClientAddr(ctx)}
 	if e.user != nil {
 		attrs = append(attrs, "user_id", e.user.ID)
 	}
@@ -111,7 +112,7 @@ func (s *Service) auditRows(ctx context.Context, e event) []*mfad.AuditEvent {
 	if len(whom) == 0 {
 		whom = []string{e.user.ID}
 	}
-	now, addr := s.now(), clientAddr(ctx)
+	now, addr := s.now(), ClientAddr(ctx)
 	rows := make([]*mfad.AuditEvent, len(whom))
 	for i, id := range whom {
 		rows[i] = &mfad.AuditEvent{AccountID: actor.AccountID, ActorID: actor.ID, UserID: id, Event: e.name,

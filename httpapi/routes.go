@@ -12,6 +12,11 @@ func (s *Server) routeTable() []Route {
 		{"GET", b + "/session/keepalive", s.authed(full, s.handleKeepalive)},
 		{"GET", b + "/session/logout", s.authed(anySession, s.handleLogout)},
 
+		{"GET", b + "/auth/verify", http.HandlerFunc(s.handleVerify)},
+		{"GET", b + "/auth/cookie", http.HandlerFunc(s.handleResume)},
+		{"POST", b + "/auth/cookie", s.authed(full, s.handleSetCookie)},
+		{"DELETE", b + "/auth/cookie", http.HandlerFunc(s.handleClearCookie)},
+
 		{"POST", b + "/reset-password/request", http.HandlerFunc(s.handleResetRequest)},
 		{"GET", b + "/reset-password/metadata/{id}", http.HandlerFunc(s.handleResetMetadata)},
 		{"POST", b + "/reset-password/reset/{id}", http.HandlerFunc(s.handleReset)},

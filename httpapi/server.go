@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -29,6 +28,7 @@ type Server struct {
 	mux    *http.ServeMux
 	routes []Route
 	site   http.Handler // the web pages outside the API, if any
+	edge   Edge
 
 	observe func(route, method string, status int, d time.Duration)
 }
@@ -42,6 +42,10 @@ func (s *Server) SetObserver(f func(route, method string, status int, d time.Dur
 // SetSite serves h for every path outside the API and /healthz (the web
 // front end). Without it those paths answer 404.
 func (s *Server) SetSite(h http.Handler) { s.site = h }
+
+// SetEdge sets the public URL, the cookie domain, the trusted proxies and
+// the CORS origins (ParseEdge); call it before serving.
+func (s *Server) SetEdge(e Edge) { s.edge = e }
 
 // Route is one registered method and path.
 type Route struct {
@@ -95,13 +99,19 @@ func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(w, r)
 		return
 	}
+	allow := m.allowed()
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeError(w, r, mfad.Errorf(mfad.CodeMethod, "method %s not allowed; allowed: %s", r.Method, strings.Join(allow, ", ")))
+}
+
+// allowed returns the methods, sorted.
+func (m methods) allowed() []string {
 	allow := make([]string, 0, len(m))
 	for k := range m {
 		allow = append(allow, k)
 	}
 	sort.Strings(allow)
-	w.Header().Set("Allow", strings.Join(allow, ", "))
-	writeError(w, r, mfad.Errorf(mfad.CodeMethod, "method %s not allowed; allowed: %s", r.Method, strings.Join(allow, ", ")))
+	return allow
 }
 
 // statusRecorder captures the status a handler wrote, for the access log.
@@ -139,7 +149,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := newRequestID()
 	l := s.log.With("request_id", id)
-	ctx := auth.WithClientAddr(auth.WithLogger(r.Context(), l), clientAddr(r))
+	addr := s.edge.clientAddr(r)
+	ctx := auth.WithClientAddr(auth.WithLogger(r.Context(), l), addr)
 	r = r.WithContext(ctx)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Request-Id", id)
@@ -158,23 +169,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, route := s.mux.Handler(r)
 		d := time.Since(start)
 		l.Info("request", "method", r.Method, "route", route, "status", rec.status,
-			"duration_ms", float64(d.Microseconds())/1000, "addr", clientAddr(r))
+			"duration_ms", float64(d.Microseconds())/1000, "addr", addr)
 		if s.observe != nil {
 			s.observe(route, r.Method, rec.status, d)
 		}
 	}()
+	if s.cors(rec, r) {
+		return
+	}
 	s.mux.ServeHTTP(rec, r)
 }
 
-// clientAddr is the address the request came from (no proxy header is
-// trusted).
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientAddr is the address the request came from, as ServeHTTP worked it
+// out (Edge.clientAddr).
+func clientAddr(r *http.Request) string { return auth.ClientAddr(r.Context()) }
 
 // Timeouts of the HTTP server: slow clients (slowloris, slow bodies) are cut
 // off instead of holding connections open (Go's default is no timeout).

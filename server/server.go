@@ -91,6 +91,10 @@ type Config struct {
 	Mail      *mailer.Config
 	PublicURL string
 
+	// Edge is the cookie domain, the trusted proxies and the CORS origins
+	// (httpapi.ParseEdge); its PublicURL, when nil, is PublicURL's.
+	Edge httpapi.Edge
+
 	Web        bool          // serve the web page beside the API
 	Metrics    bool          // count requests and events (Server.Metrics)
 	PurgeEvery time.Duration // how often Serve deletes expired rows; 0: every minute; < 0: never
@@ -118,6 +122,14 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	edge := cfg.Edge
+	if edge.PublicURL == nil && cfg.PublicURL != "" {
+		u, err := httpapi.ParsePublicURL(cfg.PublicURL)
+		if err != nil {
+			return nil, err
+		}
+		edge.PublicURL = u
 	}
 	if cfg.DB == "" && cfg.Store == nil {
 		cfg.DB = "mfad.db"
@@ -169,6 +181,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		svc.SetMailer(m, cfg.PublicURL)
 	}
 	api := httpapi.NewServer(svc, store, log)
+	api.SetEdge(edge)
 	if cfg.Web {
 		api.SetSite(web.Handler())
 	}

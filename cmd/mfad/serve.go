@@ -101,7 +101,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	smtpURL := f.String("smtp-url", "MFAD_SMTP_URL", "", "mail server for password resets and notices: smtp://[user@]host[:port] (STARTTLS, required off loopback) or smtps://...; the password in MFAD_SMTP_PASSWORD; mail is off when empty")
 	smtpCA := f.String("smtp-ca-file", "MFAD_SMTP_CA_FILE", "", "PEM file of the certificates that sign the mail server's (default: the system's)")
 	mailFrom := f.String("mail-from", "MFAD_MAIL_FROM", "", "sender address of the mail (required with --smtp-url)")
-	publicURL := f.String("public-url", "MFAD_PUBLIC_URL", "", "the address users reach the web page at, e.g. https://mfad.example.com (required with --smtp-url: the links in mail)")
+	publicURL := f.String("public-url", "MFAD_PUBLIC_URL", "", "the address users reach the web page at, e.g. https://auth.example.com (required with --smtp-url: the links in mail; and for forward auth to send browsers to the sign-in page)")
+	cookieDomain := f.String("cookie-domain", "MFAD_COOKIE_DOMAIN", "", "forward auth: the domain of the session cookie and of the addresses to return to after sign-in, e.g. example.com (needs --public-url on it); empty: mfad's own host only")
+	trustedProxies := f.String("trusted-proxies", "MFAD_TRUSTED_PROXIES", "", "comma-separated CIDRs or IPs of the reverse proxies in front of mfad: only these may name the client in X-Forwarded-For; empty: the header is ignored")
+	corsOrigins := f.String("cors-origins", "MFAD_CORS_ORIGINS", "", "comma-separated exact origins (https://app.example.com) whose browser pages may call the API; empty: none")
 	if err := f.Parse(args); err != nil {
 		if err == errHelp {
 			return nil
@@ -126,6 +129,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	edge, err := httpapi.ParseEdge(*publicURL, *cookieDomain, *trustedProxies, *corsOrigins)
+	if err != nil {
+		return usageError{err.Error()}
+	}
 	mail, err := mailConfig(*smtpURL, getenv("MFAD_SMTP_PASSWORD"), *smtpCA, *mailFrom, *publicURL)
 	if err != nil {
 		return err
@@ -137,7 +144,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	s, err := server.Open(ctx, server.Config{
 		DB: *dbf.db, StoreOpts: storeOpts, KeyFile: *keyFile, Auth: cfg, Log: log,
 		Hasher: passhash.New(passhash.Default, *hashWorkers, *hashQueue, server.DefaultHashWait),
-		Web:    true, Metrics: *metricsListen != "", Mail: mail, PublicURL: *publicURL,
+		Web:    true, Metrics: *metricsListen != "", Mail: mail, PublicURL: *publicURL, Edge: edge,
 	})
 	if err != nil {
 		return err
@@ -153,6 +160,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Info("mail is off (no --smtp-url): password reset by mail answers 503 and no notices are sent")
 	} else {
 		log.Info("mail is on", "server", s.Mailer.Server(), "from", *mailFrom, "public_url", *publicURL)
+	}
+	if edge.PublicURL != nil {
+		log.Info("forward auth", "public_url", edge.PublicURL.String(), "cookie_domain", edge.CookieDomain,
+			"trusted_proxies", len(edge.TrustedProxies), "cors_origins", len(edge.CORSOrigins))
+		if edge.PublicURL.Scheme == "http" && !loopback(edge.PublicURL.Hostname()) {
+			log.Warn("--public-url is plain http off loopback: browsers keep the session cookie (Secure) only over https, so forward auth and sign-in resume will not work; put TLS in front and use https://")
+		}
 	}
 	if err := bootstrap(ctx, s.Store, s.Service, *accountTitle, *adminEmail, *adminPassword, log); err != nil {
 		return err
@@ -273,4 +287,13 @@ func mailConfig(smtpURL, password, caFile, from, publicURL string) (*mailer.Conf
 		return nil, usageError{"--smtp-url or --mail-from: " + err.Error()}
 	}
 	return cfg, nil
+}
+
+// loopback reports whether host names this machine.
+func loopback(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }

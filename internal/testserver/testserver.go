@@ -16,6 +16,7 @@ import (
 
 	"github.com/mfad/mfad"
 	"github.com/mfad/mfad/auth"
+	"github.com/mfad/mfad/httpapi"
 	"github.com/mfad/mfad/mailer"
 	"github.com/mfad/mfad/metrics"
 	"github.com/mfad/mfad/passhash"
@@ -95,6 +96,8 @@ type Options struct {
 	Hasher      *passhash.Hasher       // default: the production parameters, NumCPU workers
 	Config      func(cfg *auth.Config) // adjusts the policies
 	Mail        *mailer.Config         // turns mail on (links to https://mfad.example)
+	PublicURL   string                 // default: PublicURL
+	Edge        httpapi.Edge           // forward auth: cookie domain, trusted proxies, CORS
 }
 
 // Start starts a server that stops when the test ends.
@@ -132,12 +135,16 @@ func New(dir string, opts Options) (s *Server, stop func(), err error) {
 	if hasher == nil { // the production parameters, a queue long enough for the floods of the tests
 		hasher = passhash.New(passhash.Default, runtime.NumCPU(), 256, 30*time.Second)
 	}
+	publicURL := opts.PublicURL
+	if publicURL == "" {
+		publicURL = PublicURL
+	}
 	logs := &Logs{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// Assembled as "mfad serve" assembles it, with the same timeouts and
 	// limits; expired rows stay (the fake clock decides what is expired).
 	srv, err := server.Open(ctx, server.Config{Store: store, Box: seal.NewBox(seal.NewKey()), Auth: cfg, Hasher: hasher,
-		Log: log, Web: true, Metrics: true, PurgeEvery: -1, Mail: opts.Mail, PublicURL: PublicURL})
+		Log: log, Web: true, Metrics: true, PurgeEvery: -1, Mail: opts.Mail, PublicURL: publicURL, Edge: opts.Edge})
 	if err != nil {
 		store.Close()
 		return nil, nil, err

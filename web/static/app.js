@@ -8,12 +8,21 @@
 // address with #/reset at once, so the id stays neither in the address bar
 // nor in the history. Text from the server is always set with textContent,
 // never as HTML.
+//
+// Forward auth: once a sign-in is complete the page has the server set the
+// session as an HttpOnly cookie (POST /auth/cookie), which a reverse proxy
+// checks for the apps behind it and which a new tab of this page takes the
+// session from (GET /auth/cookie). A proxy sends an unsigned browser here
+// with ?rd=<the app's URL>; after the last factor the page goes back there,
+// to the URL the server checked (never one off the cookie domain).
 'use strict';
 
 (function () {
   const API = '/api/1.0';
   const KEY_TOKEN = 'mfad.token';
   const KEY_STEP = 'mfad.step'; // '' for a full session, else the Mfa-Code owed
+  const KEY_BOUNCE = 'mfad.bounce'; // the last automatic return: {to, at}
+  const BOUNCE_MS = 10000; // a second automatic return to the same URL this soon is a loop
 
   const $ = (id) => document.getElementById(id);
 
@@ -25,6 +34,8 @@
   let users = new Map(); // the users page's users by id
   let enrollTimer = 0; // the countdown of the enrollment page
   let recoveryCodes = []; // the codes just made, shown once (memory only)
+  let returnTo = new URLSearchParams(location.search).get('rd') || ''; // where a proxy sent the browser from
+  let resumeTried = false; // the cookie is asked for a session once per load
 
   // ---- session state
 
@@ -71,7 +82,7 @@
   // is not an ErrorModel, status 0 when the server cannot be reached).
   async function api(method, path, opts) {
     opts = opts || {};
-    const headers = { Accept: 'application/json' };
+    const headers = Object.assign({ Accept: 'application/json' }, opts.headers || {});
     if (opts.basic) {
       headers.Authorization = 'Basic ' + base64(opts.basic[0] + ':' + opts.basic[1]);
     } else {
@@ -90,7 +101,7 @@
         headers: headers,
         body: body,
         cache: 'no-store',
-        credentials: 'omit',
+        credentials: opts.cookie ? 'same-origin' : 'omit',
         redirect: 'error',
         referrerPolicy: 'no-referrer',
       });
@@ -367,10 +378,20 @@
       await showReset(seq);
       return;
     }
+    if (!s.token && !resumeTried) {
+      resumeTried = true;
+      if (await resume()) {
+        if (seq !== renderSeq) return;
+        render();
+        return;
+      }
+      if (seq !== renderSeq) return;
+    }
     if (!s.token) {
       showView('signin', 'signin-email');
       return;
     }
+    if (!s.step && returnTo && await backToApp(true)) return;
     if (s.step) {
       showStep(s.step);
       return;
@@ -422,7 +443,67 @@
       return;
     }
     saveSession(tok, '');
-    go('#/security', 'You are signed in.', 'ok');
+    keepSession().then((gone) => {
+      if (!gone) go('#/security', 'You are signed in.', 'ok');
+    });
+  }
+
+  // ---- the cookie (forward auth, other tabs)
+
+  // resume takes the session of the cookie, if it holds a full one: a new
+  // tab of a signed-in browser needs no new sign-in.
+  async function resume() {
+    try {
+      const r = await api('GET', '/auth/cookie', { cookie: true, headers: { 'X-Mfad-Page': '1' } });
+      if (r.data && typeof r.data.session_id === 'string' && r.data.session_id) {
+        saveSession(r.data.session_id, '');
+        return true;
+      }
+    } catch (e) { /* no cookie, or its session is over */ }
+    return false;
+  }
+
+  // keepSession has the server set the full session as the cookie and, when
+  // a proxy sent the browser here, goes back to the app; it resolves true
+  // when the page is leaving. A return address the server refuses is said
+  // and dropped, and the cookie is set all the same.
+  async function keepSession() {
+    if (returnTo) return backToApp(false);
+    try { await api('POST', '/auth/cookie', { body: {}, cookie: true }); } catch (e) { /* the page works without it */ }
+    return false;
+  }
+
+  // backToApp checks returnTo with the server (setting the cookie) and goes
+  // there. auto: the page was opened already signed in, so a quick second
+  // return to the same address means the app keeps sending the browser
+  // back (a cookie domain that does not cover it): then the page stops and
+  // says so instead of looping.
+  async function backToApp(auto) {
+    const to = returnTo;
+    returnTo = '';
+    history.replaceState(null, '', location.pathname + location.hash);
+    let r;
+    try {
+      r = await api('POST', '/auth/cookie', { body: { return_to: to }, cookie: true });
+    } catch (err) {
+      if (err.code === 2) {
+        try { await api('POST', '/auth/cookie', { body: {}, cookie: true }); } catch (e) { /* as above */ }
+        flash = { text: 'You are signed in, but mfad does not send you back to ' + to + ': it is not an address on the domains mfad guards.', kind: 'error' };
+      }
+      return false;
+    }
+    const dest = r.data && typeof r.data.return_to === 'string' ? r.data.return_to : '';
+    if (!dest) return false;
+    let last = null;
+    try { last = JSON.parse(sessionStorage.getItem(KEY_BOUNCE) || 'null'); } catch (e) { last = null; }
+    if (auto && last && last.to === dest && Date.now() - last.at < BOUNCE_MS) {
+      sessionStorage.removeItem(KEY_BOUNCE);
+      flash = { text: 'You are signed in, but ' + new URL(dest).host + ' sent you straight back here: mfad\u2019s cookie does not reach it. The operator should check --cookie-domain.', kind: 'error' };
+      return false;
+    }
+    sessionStorage.setItem(KEY_BOUNCE, JSON.stringify({ to: dest, at: Date.now() }));
+    location.assign(dest);
+    return true;
   }
 
   function showStep(step) {
@@ -635,6 +716,7 @@
         const r = await api('POST', '/profile/set-mfa', { body: { auth_type: '2FA', code: code } });
         if (r.data && typeof r.data.session_ids === 'string' && r.data.session_ids) {
           saveSession(r.data.session_ids, '');
+          await keepSession();
         }
         go('#/security', 'Two-factor authentication is on. Your other sessions were signed out. Make recovery codes below, for the day you lose your phone.', 'ok');
       } catch (err) {
@@ -731,6 +813,7 @@
         const r = await api('POST', '/profile/set-mfa', { body: { auth_type: 'PIN', code: pin } });
         if (r.data && typeof r.data.session_ids === 'string' && r.data.session_ids) {
           saveSession(r.data.session_ids, '');
+          await keepSession();
         }
         go('#/security', 'Your PIN is set. Your other sessions were signed out.', 'ok');
       } catch (err) {
@@ -1340,6 +1423,7 @@
 
   async function signOut() {
     try { await api('GET', '/session/logout'); } catch (e) { /* already closed */ }
+    try { await api('DELETE', '/auth/cookie', { cookie: true }); } catch (e) { /* it names a closed session anyway */ }
     clearSession();
     users = new Map();
     recoveryCodes = [];
