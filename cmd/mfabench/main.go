@@ -11,6 +11,7 @@
 //	baseline       a bare net/http handler answering {"ok":true}, the yardstick
 //	profile        GET /profile with a full session
 //	keepalive      GET /session/keepalive with a full session
+//	verify         GET /auth/verify with a full session's cookie (forward auth)
 //	second-factor  POST /session/login with a valid TOTP code (fresh user or step each time)
 //	admin-bulk     POST /user/set-mfa then /user/remove-mfa (2FA) on 1,000 ids
 //	password       GET /session/login with Basic credentials (argon2id)

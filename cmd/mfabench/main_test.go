@@ -54,7 +54,7 @@ func checkReport(t *testing.T, rep *Report, cfg Config, mayRunDry bool) {
 	if rep == nil {
 		t.Fatal("no report")
 	}
-	rows := []string{scBaseline, scProfile, scKeepalive, scSecondFactor, rowAdminSet, rowAdminRemove, scPassword}
+	rows := []string{scBaseline, scProfile, scKeepalive, scVerify, scSecondFactor, rowAdminSet, rowAdminRemove, scPassword}
 	for _, users := range cfg.Users {
 		for _, c := range cfg.Concurrency {
 			for _, name := range rows {

@@ -64,7 +64,7 @@ func evaluateTargets(rep *Report) []Target {
 			add(Target{Name: "second-factor step: p99 latency", Users: u, Concurrency: c,
 				Value: fmt.Sprintf("%.1f ms", r.P99), Want: "< 25 ms", Status: status(r.P99 < 25 && r.Errors == 0)})
 		}
-		for _, sc := range []string{scProfile, scKeepalive} {
+		for _, sc := range []string{scProfile, scKeepalive, scVerify} {
 			if r := find(rep, sc, u, c); r != nil {
 				add(Target{Name: "authenticated request (" + sc + "): req/s vs the bare handler", Users: u, Concurrency: c,
 					Value: fmt.Sprintf("%.1f%% (%.0f req/s)", 100*r.Ratio, r.RPS), Want: ">= 50%", Status: status(r.Ratio >= 0.50 && r.Errors == 0)})
@@ -101,7 +101,7 @@ func evaluateTargets(rep *Report) []Target {
 	}
 	if len(users) >= 2 {
 		lo, hi := users[0], users[len(users)-1]
-		for _, sc := range []string{scSecondFactor, scProfile, scKeepalive, scPassword, rowAdminSet, rowAdminRemove} {
+		for _, sc := range []string{scSecondFactor, scProfile, scKeepalive, scVerify, scPassword, rowAdminSet, rowAdminRemove} {
 			// Per concurrency, the cost at the largest scale over the cost at
 			// the smallest: the server's CPU per request (with PostgreSQL,
 			// its processes' too) when known, else the machine's. The median

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mfad/mfad/httpapi"
 	"github.com/mfad/mfad/totp"
 )
 
@@ -18,6 +19,7 @@ const (
 	scBaseline     = "baseline"      // a bare net/http handler answering {"ok":true}
 	scProfile      = "profile"       // GET /profile with a full session
 	scKeepalive    = "keepalive"     // GET /session/keepalive with a full session
+	scVerify       = "verify"        // GET /auth/verify with a full session's cookie, as a proxy asks
 	scSecondFactor = "second-factor" // POST /session/login with a valid TOTP code
 	scAdmin        = "admin-bulk"    // POST /user/set-mfa then /user/remove-mfa on 1,000 ids
 	scPassword     = "password"      // GET /session/login with Basic (argon2id)
@@ -25,7 +27,7 @@ const (
 
 // The password step runs last: its argon2id hashes (19 MiB each) leave the
 // heap large for a while, which would count in the next windows' RSS.
-var allScenarios = []string{scBaseline, scProfile, scKeepalive, scSecondFactor, scAdmin, scPassword}
+var allScenarios = []string{scBaseline, scProfile, scKeepalive, scVerify, scSecondFactor, scAdmin, scPassword}
 
 // The result rows of the admin scenario, one per call.
 const (
@@ -224,18 +226,27 @@ func (f *fixture) scenarioCalls(name string, conc int) ([]string, nextFunc, erro
 		return []string{scBaseline}, func(ctx context.Context, w int) (*call, error) {
 			return &call{req: newReq(ctx, "GET", f.baseline, nil), want: 200}, nil
 		}, nil
-	case scProfile, scKeepalive:
+	case scProfile, scKeepalive, scVerify:
 		if len(f.fullTokens) == 0 {
 			return nil, nil, fmt.Errorf("%s: no full session to use", name)
 		}
 		path := f.api + "/profile"
-		if name == scKeepalive {
+		switch name {
+		case scKeepalive:
 			path = f.api + "/session/keepalive"
+		case scVerify:
+			path = f.api + "/auth/verify"
 		}
 		return []string{name}, func(ctx context.Context, w int) (*call, error) {
 			tok := f.fullTokens[(rr.Add(1)-1)%uint64(len(f.fullTokens))]
 			req := newReq(ctx, "GET", path, nil)
-			req.Header.Set("X-Auth-Token", tok)
+			if name == scVerify {
+				// What nginx passes on from a signed-in browser.
+				req.Header.Set("Cookie", httpapi.CookieName+"="+tok)
+				req.Header.Set("X-Original-URL", "https://app.example.com/")
+			} else {
+				req.Header.Set("X-Auth-Token", tok)
+			}
 			return &call{req: req, want: 200}, nil
 		}, nil
 	case scSecondFactor:
