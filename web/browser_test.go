@@ -30,8 +30,8 @@ const chromiumPath = "/usr/bin/chromium"
 const stepTimeout = 10 * time.Second
 
 // startBrowser starts one headless Chromium for the subtests of t; each
-// subtest opens its own tab (its own sessionStorage).
-func startBrowser(t *testing.T) context.Context {
+// subtest opens its own tab (its own sessionStorage). extra adds flags.
+func startBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if st, err := os.Stat(chromiumPath); err != nil || st.Mode()&0o111 == 0 {
 		if os.Getenv("CI") != "" {
@@ -39,7 +39,7 @@ func startBrowser(t *testing.T) context.Context {
 		}
 		t.Skipf("browser tests skipped: %s is missing (apt-get install -y chromium); under CI this fails", chromiumPath)
 	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	opts := append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Flag("headless", true),
 		chromedp.Flag("no-sandbox", true),
@@ -49,7 +49,8 @@ func startBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("no-first-run", true),
 		chromedp.UserDataDir(t.TempDir()),
-	)
+	}, extra...)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {
 		chromedp.Cancel(browserCtx)

@@ -391,7 +391,11 @@
       showView('signin', 'signin-email');
       return;
     }
-    if (!s.step && returnTo && await backToApp(true)) return;
+    if (!s.step && returnTo) {
+      const back = await backToApp(true);
+      if (back.gone) return;
+      if (back.note) flash = { text: back.note, kind: 'error' };
+    }
     if (s.step) {
       showStep(s.step);
       return;
@@ -443,8 +447,10 @@
       return;
     }
     saveSession(tok, '');
-    keepSession().then((gone) => {
-      if (!gone) go('#/security', 'You are signed in.', 'ok');
+    keepSession().then((back) => {
+      if (back.gone) return;
+      if (back.note) go('#/security', back.note, 'error');
+      else go('#/security', 'You are signed in.', 'ok');
     });
   }
 
@@ -464,17 +470,18 @@
   }
 
   // keepSession has the server set the full session as the cookie and, when
-  // a proxy sent the browser here, goes back to the app; it resolves true
-  // when the page is leaving. A return address the server refuses is said
-  // and dropped, and the cookie is set all the same.
+  // a proxy sent the browser here, goes back to the app. It resolves
+  // {gone: true} when the page is leaving, else {note}: what the page must
+  // say instead of going back (a return address the server refused, which
+  // is dropped; the cookie is set all the same), or ''.
   async function keepSession() {
     if (returnTo) return backToApp(false);
     try { await api('POST', '/auth/cookie', { body: {}, cookie: true }); } catch (e) { /* the page works without it */ }
-    return false;
+    return { gone: false, note: '' };
   }
 
   // backToApp checks returnTo with the server (setting the cookie) and goes
-  // there. auto: the page was opened already signed in, so a quick second
+  // there; it resolves as keepSession does. auto: the page was opened already signed in, so a quick second
   // return to the same address means the app keeps sending the browser
   // back (a cookie domain that does not cover it): then the page stops and
   // says so instead of looping.
@@ -486,24 +493,21 @@
     try {
       r = await api('POST', '/auth/cookie', { body: { return_to: to }, cookie: true });
     } catch (err) {
-      if (err.code === 2) {
-        try { await api('POST', '/auth/cookie', { body: {}, cookie: true }); } catch (e) { /* as above */ }
-        flash = { text: 'You are signed in, but mfad does not send you back to ' + to + ': it is not an address on the domains mfad guards.', kind: 'error' };
-      }
-      return false;
+      if (err.code !== 2) return { gone: false, note: '' };
+      try { await api('POST', '/auth/cookie', { body: {}, cookie: true }); } catch (e) { /* as above */ }
+      return { gone: false, note: 'You are signed in, but mfad does not send you back to ' + to + ': it is not an address on the domains mfad guards.' };
     }
     const dest = r.data && typeof r.data.return_to === 'string' ? r.data.return_to : '';
-    if (!dest) return false;
+    if (!dest) return { gone: false, note: '' };
     let last = null;
     try { last = JSON.parse(sessionStorage.getItem(KEY_BOUNCE) || 'null'); } catch (e) { last = null; }
     if (auto && last && last.to === dest && Date.now() - last.at < BOUNCE_MS) {
       sessionStorage.removeItem(KEY_BOUNCE);
-      flash = { text: 'You are signed in, but ' + new URL(dest).host + ' sent you straight back here: mfad\u2019s cookie does not reach it. The operator should check --cookie-domain.', kind: 'error' };
-      return false;
+      return { gone: false, note: 'You are signed in, but ' + new URL(dest).host + ' sent you straight back here: mfad\u2019s cookie does not reach it. The operator should check --cookie-domain.' };
     }
     sessionStorage.setItem(KEY_BOUNCE, JSON.stringify({ to: dest, at: Date.now() }));
     location.assign(dest);
-    return true;
+    return { gone: true, note: '' };
   }
 
   function showStep(step) {
