@@ -188,8 +188,14 @@ func (p *page) open() {
 // recording its errors.
 func (p *page) openAt(path string) {
 	p.t.Helper()
-	p.do("open "+path, chromedp.Navigate(p.srv.URL+path))
-	// Record uncaught errors and CSP violations from here on.
+	p.visit(p.srv.URL + path)
+}
+
+// visit loads an address (mfad's page, or an app through a proxy) and
+// records the page's uncaught errors and CSP violations from there on.
+func (p *page) visit(rawURL string) {
+	p.t.Helper()
+	p.do("open "+rawURL, chromedp.Navigate(rawURL))
 	eval[chromedp.Void](p, `(() => {
 		window.__problems = [];
 		document.addEventListener('securitypolicyviolation', (e) => window.__problems.push('CSP blocked ' + e.blockedURI + ' (' + e.violatedDirective + ')'));

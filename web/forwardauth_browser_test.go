@@ -232,19 +232,6 @@ func TestForwardAuthNginx(t *testing.T) {
 	forwardAuthChecks(t, srv, up, cert, port, publicURL, http.StatusInternalServerError)
 }
 
-// visit loads an address (through the proxy) and starts recording the
-// page's errors, as openAt does for mfad's own address.
-func (p *page) visit(rawURL string) {
-	p.t.Helper()
-	p.do("open "+rawURL, chromedp.Navigate(rawURL))
-	eval[chromedp.Void](p, `(() => {
-		window.__problems = [];
-		document.addEventListener('securitypolicyviolation', (e) => window.__problems.push('CSP blocked ' + e.blockedURI + ' (' + e.violatedDirective + ')'));
-		window.addEventListener('error', (e) => window.__problems.push('error: ' + e.message));
-		window.addEventListener('unhandledrejection', (e) => window.__problems.push('rejection: ' + e.reason));
-	})()`)
-}
-
 // location is the tab's address.
 func (p *page) location() string {
 	p.t.Helper()
