@@ -37,6 +37,9 @@ const (
 	CodeWrongPassword    Code = 27
 	CodeMailOff          Code = 28
 	CodeResetNotFound    Code = 29
+	CodePasskeysOff      Code = 30
+	CodePasskeyFailed    Code = 31
+	CodePasskeyNotFound  Code = 32
 )
 
 // CodeInfo is one row of the table of codes: the code, the HTTP status it
@@ -78,6 +81,9 @@ var Codes = []CodeInfo{
 	{CodeWrongPassword, 403, "CodeWrongPassword", "the current password is wrong"},
 	{CodeMailOff, 503, "CodeMailOff", "password reset by mail is not configured"},
 	{CodeResetNotFound, 404, "CodeResetNotFound", "the reset id is unknown, used, replaced or expired"},
+	{CodePasskeysOff, 503, "CodePasskeysOff", "passkeys are not configured (no --public-url)"},
+	{CodePasskeyFailed, 400, "CodePasskeyFailed", "passkey registration failed: no ceremony in progress, a refused answer, a passkey registered already, or too many"},
+	{CodePasskeyNotFound, 404, "CodePasskeyNotFound", "the caller has no passkey with that id"},
 }
 
 // Status is the HTTP status c is answered with (500 for a code not in
@@ -129,6 +135,8 @@ var (
 	ErrForced      = errors.New("factor forced")
 	ErrNoPending   = errors.New("no pending totp secret")
 	ErrUnavailable = errors.New("database unavailable")
+	ErrConflict    = errors.New("already registered")
+	ErrTooMany     = errors.New("too many")
 )
 
 // LockedError is a throttle key found locked; the lock ends after

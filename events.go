@@ -18,6 +18,13 @@ const (
 	EventRecoveryGenerated = "factor.recovery.generated"
 	EventRecoveryUsed      = "factor.recovery.used"
 	EventFactorSet         = "factor.set"
+	// A passkey registered or deleted by its user, a login step passed
+	// with one, and an assertion refused because its signature counter did
+	// not move forward (a cloned authenticator).
+	EventPasskeyAdded   = "factor.passkey.added"
+	EventPasskeyRemoved = "factor.passkey.removed"
+	EventPasskeyUsed    = "factor.passkey.used"
+	EventPasskeyCloned  = "factor.passkey.cloned"
 	EventFactorRemoved     = "factor.removed"
 	EventLogout            = "session.logout"
 	EventAdminSetMFA       = "admin.set_mfa"
@@ -46,6 +53,7 @@ var TrailEvents = []string{
 	EventLoginOK, EventPasswordOK, EventPasswordFail, EventFactorOK, EventFactorFail,
 	EventLockout, EventLocked, EventTOTPReplay, EventTOTPGenerated,
 	EventRecoveryGenerated, EventRecoveryUsed, EventFactorSet,
+	EventPasskeyAdded, EventPasskeyRemoved, EventPasskeyUsed, EventPasskeyCloned,
 	EventFactorRemoved, EventLogout, EventAdminSetMFA, EventAdminRemoveMFA,
 	EventAdminResetMFA, EventUserCreated, EventUserDeleted, EventSettings,
 	EventUserEdited, EventUserUnlocked, EventPasswordSet, EventPasswordWrong,

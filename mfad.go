@@ -28,6 +28,9 @@ const (
 	// TOTP code at the 2FA step of a login. It is not a factor of
 	// auth_methods.
 	AuthRecovery AuthType = "RECOVERY"
+	// AuthWebAuthn is a passkey (a WebAuthn credential), which satisfies
+	// the 2FA step of a login as the TOTP code does.
+	AuthWebAuthn AuthType = "WEBAUTHN"
 )
 
 // Valid reports whether t is one of the known factors (case-sensitive).
@@ -41,12 +44,18 @@ const (
 	StepTOTP   Step = 1 // a TOTP code from the active secret
 	StepPIN    Step = 2 // the user's PIN
 	StepEnroll Step = 3 // 2FA enrollment: generate a secret, then send a code from it
+	// StepPasskey is the 2FA step of a user whose only second factor is a
+	// passkey (no TOTP secret): a passkey assertion, or a recovery code.
+	StepPasskey Step = 4
 )
 
 // Factor returns the auth_type a client must send to satisfy the step.
 func (s Step) Factor() AuthType {
-	if s == StepPIN {
+	switch s {
+	case StepPIN:
 		return AuthPIN
+	case StepPasskey:
+		return AuthWebAuthn
 	}
 	return AuthTOTP
 }
@@ -87,6 +96,8 @@ type User struct {
 	HasPIN    bool
 	ForcedPIN bool
 	PINHash   string
+
+	Passkeys int // how many passkeys the user has registered
 
 	Created   time.Time
 	Modified  time.Time
@@ -188,4 +199,46 @@ type AuditEvent struct {
 	Addr      string // the client address
 	Detail    string // e.g. the factor, or why it failed
 	Time      time.Time
+}
+
+// MaxPasskeys is how many passkeys a user may register.
+const MaxPasskeys = 20
+
+// Passkey is a user's WebAuthn credential. Record is the credential record
+// as the WebAuthn library keeps it (JSON: the public key, the signature
+// counter, the flags, the transports); the columns beside it are what mfad
+// looks up and shows.
+type Passkey struct {
+	ID           string // mfad's id (a UUID)
+	UserID       string
+	CredentialID []byte // the authenticator's credential id
+	Name         string
+	Record       []byte
+	SignCount    uint32
+	Created      time.Time
+	LastUsed     time.Time // zero before the first use
+}
+
+// PasskeyUse is a passkey assertion accepted at a login step.
+type PasskeyUse struct {
+	ID       string
+	OldCount uint32 // the counter the assertion was checked against
+	NewCount uint32
+	Record   []byte // the updated record
+}
+
+// The kinds of WebAuthn ceremony a Challenge belongs to.
+const (
+	ChallengeRegister = "register"
+	ChallengeLogin    = "login"
+)
+
+// Challenge is the server's state of one WebAuthn ceremony (the library's
+// session data), kept for the session that began it until it is used once
+// or expires.
+type Challenge struct {
+	SessionHash []byte
+	Kind        string
+	Data        []byte
+	Expires     time.Time
 }

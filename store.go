@@ -21,6 +21,7 @@ type Store interface {
 	KeyStore
 	ResetStore
 	RecoveryStore
+	PasskeyStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
@@ -97,6 +98,35 @@ type RecoveryStore interface {
 	HasRecoveryCode(ctx context.Context, userID string, hash []byte) (bool, error)
 }
 
+// PasskeyStore keeps users' passkeys (WebAuthn credentials) and the
+// challenges of their ceremonies.
+type PasskeyStore interface {
+	// AddPasskey stores a new passkey of its user and counts it on the
+	// user's row; ErrConflict when the credential id is registered already
+	// (by anyone), ErrTooMany when the user has MaxPasskeys.
+	AddPasskey(ctx context.Context, p *Passkey) error
+	// Passkeys lists the user's passkeys, oldest first.
+	Passkeys(ctx context.Context, userID string) ([]*Passkey, error)
+	// RenamePasskey names the user's passkey id; ErrNotFound when the user
+	// has no such passkey.
+	RenamePasskey(ctx context.Context, userID, id, name string, now time.Time) error
+	// DeletePasskey deletes the user's passkey id; ErrNotFound when the user
+	// has no such passkey.
+	DeletePasskey(ctx context.Context, userID, id string, now time.Time) error
+	// AdminDeletePasskeys deletes every passkey of the users ids of the
+	// account and closes their sessions, all or none (ErrUnknownIDs).
+	AdminDeletePasskeys(ctx context.Context, accountID string, ids []string, now time.Time) error
+
+	// PutChallenge stores the state of a WebAuthn ceremony for a session,
+	// replacing the session's earlier one. It goes with the session.
+	PutChallenge(ctx context.Context, c *Challenge) error
+	// TakeChallenge deletes and returns the session's challenge of kind
+	// while it is valid at now: of concurrent takes one gets it; the others,
+	// a second take, another kind or session and an expired one get
+	// ErrNotFound.
+	TakeChallenge(ctx context.Context, sessionHash []byte, kind string, now time.Time) (*Challenge, error)
+}
+
 // Advance is one completed second-factor step, applied atomically: the
 // limited session is closed (ErrSessionGone if it already was), the TOTP step
 // is consumed (ErrReplay if a step at or after it was accepted, or if the
@@ -111,7 +141,12 @@ type Advance struct {
 	// RecoveryHash, when set, is the recovery code that stands in for the
 	// TOTP code: it is consumed (ErrReplay if it was used meanwhile).
 	RecoveryHash []byte
-	Next         *Session
+	// Passkey, when set, is the passkey assertion that satisfied the step:
+	// its signature counter and record are updated while the counter is
+	// still the one the assertion was checked against (ErrReplay
+	// otherwise).
+	Passkey *PasskeyUse
+	Next    *Session
 	Now          time.Time
 
 	// CheckKey, when set, is the throttle key of a step whose attempt was

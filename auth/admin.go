@@ -40,24 +40,37 @@ func (s *Service) AdminRemoveMFA(ctx context.Context, a Admin, ids []string, t m
 	if err != nil {
 		return err
 	}
-	if err := s.adminErr(s.store.AdminRemoveFactor(ctx, admin.AccountID, ids, t, s.now())); err != nil {
+	if t == mfad.AuthWebAuthn {
+		err = s.store.AdminDeletePasskeys(ctx, admin.AccountID, ids, s.now())
+	} else {
+		err = s.store.AdminRemoveFactor(ctx, admin.AccountID, ids, t, s.now())
+	}
+	if err := s.adminErr(err); err != nil {
 		return err
 	}
 	s.audit(ctx, event{name: mfad.EventAdminRemoveMFA, actor: admin, targets: ids, detail: string(t)})
 	return nil
 }
 
-// AdminResetMFA clears the TOTP secrets of users of the admin's account,
-// keeping 2FA on: their next login owes enrollment.
-func (s *Service) AdminResetMFA(ctx context.Context, a Admin, ids []string) error {
+// AdminResetMFA clears the TOTP secrets (t "2FA") or the passkeys (t
+// "WEBAUTHN") of users of the admin's account, keeping 2FA on: their next
+// login owes what their other factors owe (enrollment when nothing is
+// left). Resetting 2FA leaves passkeys alone.
+func (s *Service) AdminResetMFA(ctx context.Context, a Admin, ids []string, t mfad.AuthType) error {
 	admin, err := a.user()
 	if err != nil {
 		return err
 	}
-	if err := s.adminErr(s.store.AdminResetTOTP(ctx, admin.AccountID, ids, s.now())); err != nil {
+	detail := "2FA secret cleared; sessions closed"
+	if t == mfad.AuthWebAuthn {
+		err, detail = s.store.AdminDeletePasskeys(ctx, admin.AccountID, ids, s.now()), "passkeys deleted; sessions closed"
+	} else {
+		err = s.store.AdminResetTOTP(ctx, admin.AccountID, ids, s.now())
+	}
+	if err := s.adminErr(err); err != nil {
 		return err
 	}
-	s.audit(ctx, event{name: mfad.EventAdminResetMFA, actor: admin, targets: ids, detail: "2FA secret cleared; sessions closed"})
+	s.audit(ctx, event{name: mfad.EventAdminResetMFA, actor: admin, targets: ids, detail: detail})
 	return nil
 }
 

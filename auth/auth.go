@@ -5,6 +5,7 @@
 package auth
 
 import (
+	"github.com/go-webauthn/webauthn/webauthn"
 	"time"
 
 	"github.com/mfad/mfad"
@@ -122,6 +123,8 @@ type Service struct {
 	retries chan struct{}
 	// mail is set by SetMailer; nil: mail is off (see mail.go).
 	mail *outbox
+	// webauthn is set by SetRelyingParty; nil: passkeys are off.
+	webauthn *webauthn.WebAuthn
 }
 
 // maxRetries is how many failed throttle settlements are retried in the

@@ -15,6 +15,9 @@ import (
 type LoginResult struct {
 	Token string
 	Step  mfad.Step
+	// Methods are the auth_type values that may finish Step (the
+	// Mfa-Methods header), when Step is not StepNone.
+	Methods []string
 }
 
 // The throttle keys: an email's (by its identity key) and a client
@@ -24,18 +27,46 @@ const emailPrefix, addrPrefix = "email:", "addr:"
 func emailKey(email string) string { return emailPrefix + mfad.EmailKey(email) }
 func addrKey(addr string) string   { return addrPrefix + addr }
 
-// owed returns the first step a password login owes.
+// owed returns the first step a password login owes. A passkey is a
+// second factor of its own, and satisfies 2FA when it is on or forced: a
+// user with a TOTP secret owes the 2FA step (Mfa-Code 1, which a passkey
+// may answer too), one with passkeys only the passkey step (Mfa-Code 4).
 func owed(u *mfad.User, a *mfad.Account) mfad.Step {
-	if u.Has2FA || u.Forced2FA || a.Forced2FA {
-		if u.TOTPSeal == nil {
-			return mfad.StepEnroll
-		}
+	twoFA := u.Has2FA || u.Forced2FA || a.Forced2FA
+	switch {
+	case twoFA && u.TOTPSeal != nil:
 		return mfad.StepTOTP
-	}
-	if u.HasPIN {
+	case u.Passkeys > 0:
+		return mfad.StepPasskey
+	case twoFA:
+		return mfad.StepEnroll
+	case u.HasPIN:
 		return mfad.StepPIN
 	}
 	return mfad.StepNone
+}
+
+// StepMethods are the auth_type values that may finish step for u (the
+// Mfa-Methods header): recoveryLeft counts the user's recovery codes.
+func StepMethods(step mfad.Step, u *mfad.User, recoveryLeft int) []string {
+	var m []string
+	switch step {
+	case mfad.StepTOTP, mfad.StepPasskey:
+		if step == mfad.StepTOTP {
+			m = append(m, string(mfad.AuthTOTP))
+		}
+		if u.Passkeys > 0 {
+			m = append(m, string(mfad.AuthWebAuthn))
+		}
+		if recoveryLeft > 0 {
+			m = append(m, string(mfad.AuthRecovery))
+		}
+	case mfad.StepEnroll:
+		m = append(m, string(mfad.AuthTOTP))
+	case mfad.StepPIN:
+		m = append(m, string(mfad.AuthPIN))
+	}
+	return m
 }
 
 // PasswordLogin is the first login step (GET /session/login with Basic).
@@ -127,7 +158,22 @@ func (s *Service) PasswordLogin(ctx context.Context, email, password, addr strin
 	}
 	at.release(ekey)
 	s.audit(ctx, event{name: mfad.EventPasswordOK, step: "password", user: u, detail: fmt.Sprintf("second factor owed (Mfa-Code %d)", step)})
-	return LoginResult{Token: token, Step: step}, nil
+	return LoginResult{Token: token, Step: step, Methods: s.stepMethods(ctx, step, u)}, nil
+}
+
+// stepMethods is StepMethods with the user's recovery codes counted (for
+// the 2FA steps). Should the count fail, recovery codes are left out of the
+// list: they still work.
+func (s *Service) stepMethods(ctx context.Context, step mfad.Step, u *mfad.User) []string {
+	left := 0
+	if step == mfad.StepTOTP || step == mfad.StepPasskey {
+		n, err := s.store.RecoveryCodesLeft(ctx, u.ID)
+		if err != nil {
+			Logger(ctx).ErrorContext(ctx, "count recovery codes", "user_id", u.ID, "err", err)
+		}
+		left = n
+	}
+	return StepMethods(step, u, left)
 }
 
 // success records a full login: the counters start again.
@@ -232,13 +278,18 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 	if se.Kind != mfad.SessionLimited {
 		return LoginResult{}, errUnauthenticated
 	}
-	recovery := t == mfad.AuthRecovery && se.Step == mfad.StepTOTP
-	if t != se.Step.Factor() && !recovery {
+	twoFAStep := se.Step == mfad.StepTOTP || se.Step == mfad.StepPasskey
+	recovery := t == mfad.AuthRecovery && twoFAStep
+	passkey := t == mfad.AuthWebAuthn && twoFAStep
+	if t != se.Step.Factor() && !recovery && !passkey {
 		if err := s.FailStep(ctx, id); err != nil {
 			return LoginResult{}, err
 		}
-		if se.Step == mfad.StepTOTP {
-			return LoginResult{}, mfad.Errorf(mfad.CodeWrongAuthType, "this login step owes auth_type %q or %q (Mfa-Code %d)", mfad.AuthTOTP, mfad.AuthRecovery, se.Step)
+		switch se.Step {
+		case mfad.StepTOTP:
+			return LoginResult{}, mfad.Errorf(mfad.CodeWrongAuthType, "this login step owes auth_type %q, %q or %q (Mfa-Code %d)", mfad.AuthTOTP, mfad.AuthWebAuthn, mfad.AuthRecovery, se.Step)
+		case mfad.StepPasskey:
+			return LoginResult{}, mfad.Errorf(mfad.CodeWrongAuthType, "this login step owes auth_type %q or %q (Mfa-Code %d)", mfad.AuthWebAuthn, mfad.AuthRecovery, se.Step)
 		}
 		return LoginResult{}, mfad.Errorf(mfad.CodeWrongAuthType, "this login step owes auth_type %q (Mfa-Code %d)", se.Step.Factor(), se.Step)
 	}
@@ -258,7 +309,7 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 	// while the email is not locked (in the step's one transaction), so
 	// past the limit a right code gets the same 429 as a wrong one and
 	// guesses learn nothing more.
-	reserveFirst := se.Step != mfad.StepTOTP || recovery
+	reserveFirst := se.Step != mfad.StepTOTP || recovery || passkey
 	if reserveFirst {
 		if retry, err := at.reserve(ekey, s.cfg.EmailThrottle); err != nil {
 			return LoginResult{}, err
@@ -282,6 +333,10 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 	if ok && recovery {
 		done = append(done, event{name: mfad.EventRecoveryUsed, step: stepName(se.Step), user: u,
 			detail: fmt.Sprintf("a recovery code instead of a TOTP code; %d left", adv.recoveryLeft-1)})
+	}
+	if ok && passkey {
+		done = append(done, event{name: mfad.EventPasskeyUsed, step: stepName(se.Step), user: u,
+			detail: fmt.Sprintf("passkey %q", adv.passkeyName)})
 	}
 	if next == mfad.StepNone {
 		done = append(done, event{name: mfad.EventLoginOK, step: stepName(se.Step), user: u, detail: "last step: " + stepName(se.Step)})
@@ -310,14 +365,14 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 			if next == mfad.StepNone {
 				return LoginResult{Token: adv.token}, nil
 			}
-			return LoginResult{Token: adv.token, Step: next}, nil
+			return LoginResult{Token: adv.token, Step: next, Methods: StepMethods(next, u, 0)}, nil
 		case errors.As(err, &locked):
 			return LoginResult{}, lockedOut(locked.RetryAfter)
 		case errors.Is(err, mfad.ErrReplay):
 			// Checked against a stale record: another step was
-			// accepted meanwhile, or the recovery code used. A wrong
-			// code.
-			if !recovery {
+			// accepted meanwhile, the recovery code used, or the
+			// passkey's counter moved. A wrong code.
+			if !recovery && !passkey {
 				s.audit(ctx, event{name: mfad.EventTOTPReplay, failure: true, user: u, detail: "a code already used"})
 			}
 			adv.replayed = true
@@ -352,7 +407,7 @@ func (s *Service) SecondFactor(ctx context.Context, id *Identity, t mfad.AuthTyp
 	if at.lastEmail.Locks {
 		lockedFor = s.cfg.EmailThrottle.Lock
 	}
-	return LoginResult{}, wrongCode(refusal{closed: closed, replayed: adv.replayed && !recovery, lockedFor: lockedFor})
+	return LoginResult{}, wrongCode(refusal{closed: closed, replayed: adv.replayed && !recovery && !passkey, lockedFor: lockedFor})
 }
 
 // advance is a second-factor step ready to commit: mfad.Advance, and the
@@ -364,6 +419,7 @@ type advance struct {
 	token        string
 	replayed     bool
 	recoveryLeft int
+	passkeyName  string // the passkey of a passkey step
 }
 
 // evaluate checks the code against the factor the limited session of id
@@ -386,8 +442,15 @@ func (s *Service) evaluate(ctx context.Context, id *Identity, t mfad.AuthType, c
 		adv.replayed = true
 		s.audit(ctx, event{name: mfad.EventTOTPReplay, failure: true, user: u, detail: "a code already used"})
 	}
+	twoFAStep := se.Step == mfad.StepTOTP || se.Step == mfad.StepPasskey
 	switch {
-	case t == mfad.AuthRecovery && se.Step == mfad.StepTOTP:
+	case t == mfad.AuthWebAuthn && twoFAStep:
+		ok, err := s.evaluatePasskey(ctx, id, code, adv)
+		if err != nil {
+			return nil, false, err
+		}
+		return adv, ok, nil
+	case t == mfad.AuthRecovery && twoFAStep:
 		c, ok := canonicalRecovery(code)
 		if !ok {
 			return adv, false, nil

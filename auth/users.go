@@ -219,6 +219,9 @@ func Methods(u *mfad.User, a *mfad.Account) (methods, forced []string) {
 	if u.HasPIN {
 		methods = append(methods, string(mfad.AuthPIN))
 	}
+	if u.Passkeys > 0 {
+		methods = append(methods, string(mfad.AuthWebAuthn))
+	}
 	if u.Forced2FA || (a != nil && a.Forced2FA) {
 		forced = append(forced, string(mfad.AuthTOTP))
 	}
@@ -239,15 +242,20 @@ const (
 // auth_methods (which lists 2FA as soon as it is on or forced): whether the
 // user has set it up.
 func MFAStatus(u *mfad.User, a *mfad.Account) map[string]string {
-	st := map[string]string{string(mfad.AuthTOTP): FactorOff, string(mfad.AuthPIN): FactorOff}
-	if u.Has2FA || u.Forced2FA || (a != nil && a.Forced2FA) {
+	st := map[string]string{string(mfad.AuthTOTP): FactorOff, string(mfad.AuthPIN): FactorOff, string(mfad.AuthWebAuthn): FactorOff}
+	switch {
+	case u.TOTPSeal != nil && (u.Has2FA || u.Forced2FA || (a != nil && a.Forced2FA)):
+		st[string(mfad.AuthTOTP)] = FactorActive
+	case u.Passkeys > 0:
+		// 2FA, on or forced, is satisfied by the passkeys.
+	case u.Has2FA || u.Forced2FA || (a != nil && a.Forced2FA):
 		st[string(mfad.AuthTOTP)] = FactorPending
-		if u.TOTPSeal != nil {
-			st[string(mfad.AuthTOTP)] = FactorActive
-		}
 	}
 	if u.HasPIN {
 		st[string(mfad.AuthPIN)] = FactorActive
+	}
+	if u.Passkeys > 0 {
+		st[string(mfad.AuthWebAuthn)] = FactorActive
 	}
 	return st
 }

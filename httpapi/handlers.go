@@ -4,8 +4,10 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/uuid"
 
 	"github.com/mfad/mfad"
@@ -144,6 +146,9 @@ func (s *Server) writeLogin(w http.ResponseWriter, res auth.LoginResult) {
 		return
 	}
 	w.Header().Set("Mfa-Code", strconv.Itoa(int(res.Step)))
+	if len(res.Methods) > 0 {
+		w.Header().Set("Mfa-Methods", strings.Join(res.Methods, ", "))
+	}
 	writeJSON(w, http.StatusMultiStatus, sessionResp{SessionID: res.Token})
 }
 
@@ -181,8 +186,9 @@ func (s *Server) handlePasswordLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 type factorReq struct {
-	AuthType *string `json:"auth_type"`
-	Code     *string `json:"code"`
+	AuthType   *string        `json:"auth_type"`
+	Code       *string        `json:"code"`
+	Credential jsontext.Value `json:"credential"` // WEBAUTHN: the PublicKeyCredential of the assertion
 }
 
 // handleSecondFactor is POST /session/login. Every rejected request counts
@@ -193,9 +199,15 @@ func (s *Server) handleSecondFactor(w http.ResponseWriter, r *http.Request, id *
 		if err := decode(w, r, &req); err != nil {
 			return "", "", err
 		}
-		t, err := authType("auth_type", req.AuthType, mfad.AuthTOTP, mfad.AuthPIN, mfad.AuthRecovery)
+		t, err := authType("auth_type", req.AuthType, mfad.AuthTOTP, mfad.AuthPIN, mfad.AuthRecovery, mfad.AuthWebAuthn)
 		if err != nil {
 			return "", "", err
+		}
+		if t == mfad.AuthWebAuthn {
+			if len(req.Credential) == 0 || req.Credential.Kind() != '{' {
+				return "", "", invalid("credential: the passkey's answer (a PublicKeyCredential as JSON) is required for WEBAUTHN")
+			}
+			return t, string(req.Credential), nil
 		}
 		code, err := required("code", req.Code)
 		if err == nil && code == "" {
@@ -435,7 +447,7 @@ func (s *Server) handleUserSetMFA(w http.ResponseWriter, r *http.Request, a auth
 }
 
 func (s *Server) handleUserRemoveMFA(w http.ResponseWriter, r *http.Request, a auth.Admin) {
-	ids, t, _, err := decodeUsersMFA(w, r, mfad.AuthTOTP, mfad.AuthPIN)
+	ids, t, _, err := decodeUsersMFA(w, r, mfad.AuthTOTP, mfad.AuthPIN, mfad.AuthWebAuthn)
 	if err == nil {
 		err = s.svc.AdminRemoveMFA(r.Context(), a, ids, t)
 	}
@@ -447,9 +459,9 @@ func (s *Server) handleUserRemoveMFA(w http.ResponseWriter, r *http.Request, a a
 }
 
 func (s *Server) handleUserResetMFA(w http.ResponseWriter, r *http.Request, a auth.Admin) {
-	ids, _, _, err := decodeUsersMFA(w, r, mfad.AuthTOTP)
+	ids, t, _, err := decodeUsersMFA(w, r, mfad.AuthTOTP, mfad.AuthWebAuthn)
 	if err == nil {
-		err = s.svc.AdminResetMFA(r.Context(), a, ids)
+		err = s.svc.AdminResetMFA(r.Context(), a, ids, t)
 	}
 	if err != nil {
 		writeError(w, r, err)

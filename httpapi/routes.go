@@ -9,6 +9,7 @@ func (s *Server) routeTable() []Route {
 	return []Route{
 		{"GET", b + "/session/login", http.HandlerFunc(s.handlePasswordLogin)},
 		{"POST", b + "/session/login", s.authed(limitedOnly, s.handleSecondFactor)},
+		{"POST", b + "/session/login/passkey", s.authed(limitedOnly, s.handlePasskeyLoginOptions)},
 		{"GET", b + "/session/keepalive", s.authed(full, s.handleKeepalive)},
 		{"GET", b + "/session/logout", s.authed(anySession, s.handleLogout)},
 
@@ -27,6 +28,11 @@ func (s *Server) routeTable() []Route {
 		{"POST", b + "/profile/remove-mfa", s.authed(full, s.handleProfileRemoveMFA)},
 		{"POST", b + "/profile/set-password", s.authed(full, s.handleSetPassword)},
 		{"POST", b + "/profile/recovery-codes", s.authed(full, s.handleRecoveryCodes)},
+		{"GET", b + "/profile/passkeys", s.authed(full, s.handlePasskeys)},
+		{"POST", b + "/profile/passkeys", s.authed(full, s.handlePasskeyAdd)},
+		{"POST", b + "/profile/passkeys/options", s.authed(full, s.handlePasskeyOptions)},
+		{"POST", b + "/profile/passkeys/rename", s.authed(full, s.handlePasskeyRename)},
+		{"POST", b + "/profile/passkeys/delete", s.authed(full, s.handlePasskeyDelete)},
 
 		{"POST", b + "/user/set-mfa", s.admin(s.handleUserSetMFA)},
 		{"POST", b + "/user/remove-mfa", s.admin(s.handleUserRemoveMFA)},

@@ -402,6 +402,9 @@ func (s *Store) advanceOn(ctx context.Context, pc *pgx.Conn, a mfad.Advance) err
 	if a.RecoveryHash != nil {
 		wantOne(b.Queue(s.SQL.UseRecovery, a.UserID, a.RecoveryHash), mfad.ErrReplay)
 	}
+	if a.Passkey != nil {
+		wantOne(b.Queue(s.SQL.UsePasskey, sqlstore.UsePasskeyArgs(a)...), mfad.ErrReplay)
+	}
 	if login {
 		b.Queue(s.SQL.RecordLogin, ms(a.Next.Created), a.UserID)
 	}

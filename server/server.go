@@ -163,6 +163,14 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		hasher = DefaultHasher()
 	}
 	svc := auth.New(store, box, hasher, cfg.Auth)
+	if edge.PublicURL != nil {
+		// Passkeys belong to the web page's address: its host is the
+		// relying party, its origin the one accepted.
+		if err := svc.SetRelyingParty(edge.PublicURL, svc.Config().Issuer); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
 	var m *mailer.Mailer
 	stopMail := func() {}
 	if cfg.Mail != nil {

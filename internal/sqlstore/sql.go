@@ -7,6 +7,10 @@ package sqlstore
 const userCols = `id, account_id, name, email, super_admin, password_hash, has_2fa, forced_2fa,
 	totp_seal, totp_gen, totp_last, has_pin, forced_pin, pin_hash, created, modified, last_login, disabled`
 
+// userReadCols are the columns ScanUser reads: userCols and the count of
+// passkeys, which only the passkey statements write.
+const userReadCols = userCols + ", passkeys"
+
 // Statements is every statement of the store, in the dialect's SQL.
 // Exported for the store packages that send some of them themselves (in a
 // pipelined batch).
@@ -33,6 +37,10 @@ type Statements struct {
 	CloseAll, AllUsers                                 string
 	DropRecovery, PutRecovery, CountRecovery           string
 	HasRecovery, UseRecovery, DropRecoveryOfIDs        string
+	InsertPasskey, CountPasskey, Passkeys, RenamePasskey string
+	DeletePasskey, RecountPasskeys, UsePasskey         string
+	DropPasskeysOfIDs, ZeroPasskeysOfIDs               string
+	PutChallenge, TakeChallenge, PurgeChallenges       string
 
 	StoreThrottle, Release, InsertAudit, AuditEvents string
 	SealedSecrets, ResealActive, ResealPending       string
@@ -54,9 +62,9 @@ func (d *Dialect) statements() Statements {
 		Account:             q("SELECT id, title, force_2fa, created, modified FROM accounts WHERE id = ?"),
 		SetAccountForce:     q("UPDATE accounts SET force_2fa = ?, modified = ? WHERE id = ?"),
 		InsertUser:          q("INSERT INTO users(" + userCols + ", email_key) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-		UserByID:            q("SELECT " + userCols + " FROM users WHERE id = ?"),
-		UserByEmail:         q("SELECT " + userCols + " FROM users WHERE email_key = ?"),
-		UsersOfAccount:      q("SELECT " + userCols + " FROM users WHERE account_id = ? ORDER BY created, id"),
+		UserByID:            q("SELECT " + userReadCols + " FROM users WHERE id = ?"),
+		UserByEmail:         q("SELECT " + userReadCols + " FROM users WHERE email_key = ?"),
+		UsersOfAccount:      q("SELECT " + userReadCols + " FROM users WHERE account_id = ? ORDER BY created, id"),
 		LockIDs:             q("SELECT id FROM users WHERE {NOINDEX}account_id = ? AND " + in("id") + " ORDER BY id{FOR UPDATE}"),
 		DeleteSessionsOfIDs: q("DELETE FROM sessions WHERE " + in("user_id")),
 		DeleteUsersOfIDs:    q("DELETE FROM users WHERE " + in("id")),
@@ -66,7 +74,7 @@ func (d *Dialect) statements() Statements {
 		RecordLogin: q("UPDATE users SET last_login = ? WHERE id = ?"),
 		Session:     q("SELECT hash, user_id, kind, step, created, last_seen, expires, failures FROM sessions WHERE hash = ?"),
 		SessionUser: q(`SELECT s.hash, s.kind, s.step, s.created, s.last_seen, s.expires, s.failures,
-			a.id, a.title, a.force_2fa, a.created, a.modified, ` + qualify(userCols, "u") + `
+			a.id, a.title, a.force_2fa, a.created, a.modified, ` + qualify(userReadCols, "u") + `
 			FROM sessions s JOIN users u ON u.id = s.user_id JOIN accounts a ON a.id = u.account_id
 			WHERE s.hash = ?`),
 		TouchSession:  q("UPDATE sessions SET last_seen = ? WHERE hash = ? AND last_seen < ?"),
@@ -126,12 +134,12 @@ func (d *Dialect) statements() Statements {
 		ResetKeys:      q("DELETE FROM throttle WHERE " + in("key")),
 		DropResets:     q("DELETE FROM password_resets WHERE user_id = ?"),
 		PutReset:       q("INSERT INTO password_resets(hash, user_id, created, expires) VALUES(?, ?, ?, ?)"),
-		Reset: q(`SELECT r.hash, r.created, r.expires, ` + qualify(userCols, "u") + `
+		Reset: q(`SELECT r.hash, r.created, r.expires, ` + qualify(userReadCols, "u") + `
 			FROM password_resets r JOIN users u ON u.id = r.user_id WHERE r.hash = ? AND r.expires > ?`),
 		UseReset:    q("DELETE FROM password_resets WHERE hash = ? AND expires > ? RETURNING user_id"),
 		PurgeResets: q("DELETE FROM password_resets WHERE expires <= ?"),
 		CloseAll:    q("DELETE FROM sessions WHERE user_id = ?"),
-		AllUsers:    q("SELECT " + userCols + " FROM users ORDER BY account_id, created, id"),
+		AllUsers:    q("SELECT " + userReadCols + " FROM users ORDER BY account_id, created, id"),
 
 		DropRecovery:      q("DELETE FROM recovery_codes WHERE user_id = ?"),
 		PutRecovery:       q("INSERT INTO recovery_codes(user_id, hash, created) VALUES(?, ?, ?)"),
@@ -139,6 +147,27 @@ func (d *Dialect) statements() Statements {
 		HasRecovery:       q("SELECT count(*) FROM recovery_codes WHERE user_id = ? AND hash = ?"),
 		UseRecovery:       q("DELETE FROM recovery_codes WHERE user_id = ? AND hash = ?"),
 		DropRecoveryOfIDs: q("DELETE FROM recovery_codes WHERE " + in("user_id")),
+
+		InsertPasskey: q(`INSERT INTO passkeys(id, user_id, credential_id, name, record, sign_count, created, last_used)
+			VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(credential_id) DO NOTHING`),
+		// The user's row is locked (PostgreSQL) and counted against the
+		// limit before the insert.
+		CountPasskey: q("UPDATE users SET passkeys = passkeys + 1, modified = ? WHERE id = ? AND passkeys < ? RETURNING passkeys"),
+		Passkeys: q(`SELECT id, user_id, credential_id, name, record, sign_count, created, last_used
+			FROM passkeys WHERE user_id = ? ORDER BY created, id`),
+		RenamePasskey:   q("UPDATE passkeys SET name = ? WHERE id = ? AND user_id = ?"),
+		DeletePasskey:   q("DELETE FROM passkeys WHERE id = ? AND user_id = ?"),
+		RecountPasskeys: q("UPDATE users SET passkeys = (SELECT count(*) FROM passkeys WHERE user_id = ?), modified = ? WHERE id = ?"),
+		// An assertion's counter and record, while the counter is the one
+		// it was checked against.
+		UsePasskey: q(`UPDATE passkeys SET sign_count = ?, record = ?, last_used = ?
+			WHERE id = ? AND user_id = ? AND sign_count = ?`),
+		DropPasskeysOfIDs: q("DELETE FROM passkeys WHERE " + in("user_id")),
+		ZeroPasskeysOfIDs: q("UPDATE users SET passkeys = 0, modified = ? WHERE " + in("id")),
+		PutChallenge: q(`INSERT INTO webauthn_challenges(session_hash, kind, data, expires) VALUES(?, ?, ?, ?)
+			ON CONFLICT(session_hash) DO UPDATE SET kind = excluded.kind, data = excluded.data, expires = excluded.expires`),
+		TakeChallenge:   q("DELETE FROM webauthn_challenges WHERE session_hash = ? RETURNING kind, data, expires"),
+		PurgeChallenges: q("DELETE FROM webauthn_challenges WHERE expires <= ?"),
 
 		StoreThrottle: q(`INSERT INTO throttle(key, count, window_start, locked_until) VALUES(?, ?, ?, ?)
 			ON CONFLICT(key) DO UPDATE SET count = excluded.count, window_start = excluded.window_start, locked_until = excluded.locked_until`),

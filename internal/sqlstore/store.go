@@ -94,6 +94,9 @@ func (s *Store) Purge(ctx context.Context, now time.Time) error {
 		if _, err := q.Exec(s.SQL.PurgeResets, n); err != nil {
 			return err
 		}
+		if _, err := q.Exec(s.SQL.PurgeChallenges, n); err != nil {
+			return err
+		}
 		_, err := q.Exec(s.SQL.PurgeThrottle, n, n-day)
 		return err
 	})
@@ -153,13 +156,13 @@ func (s *Store) insertUser(q Querier, u *mfad.User) error {
 	return err
 }
 
-// ScanUser reads the columns userCols of a row.
+// ScanUser reads the columns userReadCols of a row.
 func ScanUser(row sqlrow.Scanner) (*mfad.User, error) {
 	var u mfad.User
 	var pin sql.NullString
 	var created, modified, last int64
 	if err := row.Scan(&u.ID, &u.AccountID, &u.Name, &u.Email, &u.SuperAdmin, &u.PasswordHash, &u.Has2FA, &u.Forced2FA,
-		&u.TOTPSeal, &u.TOTPGen, &u.TOTPLast, &u.HasPIN, &u.ForcedPIN, &pin, &created, &modified, &last, &u.Disabled); err != nil {
+		&u.TOTPSeal, &u.TOTPGen, &u.TOTPLast, &u.HasPIN, &u.ForcedPIN, &pin, &created, &modified, &last, &u.Disabled, &u.Passkeys); err != nil {
 		return nil, err
 	}
 	u.PINHash = pin.String
@@ -472,6 +475,15 @@ func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
 		}
 		if a.RecoveryHash != nil {
 			res, err := q.Exec(s.SQL.UseRecovery, a.UserID, a.RecoveryHash)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return mfad.ErrReplay
+			}
+		}
+		if a.Passkey != nil {
+			res, err := q.Exec(s.SQL.UsePasskey, UsePasskeyArgs(a)...)
 			if err != nil {
 				return err
 			}

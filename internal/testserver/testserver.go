@@ -7,9 +7,11 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -97,7 +99,11 @@ type Options struct {
 	Config      func(cfg *auth.Config) // adjusts the policies
 	Mail        *mailer.Config         // turns mail on (links to https://mfad.example)
 	PublicURL   string                 // default: PublicURL
-	Edge        httpapi.Edge           // forward auth: cookie domain, trusted proxies, CORS
+	// PublicURLIsServer makes the public URL the server's own address as
+	// http://localhost:port, so that a browser on that address may use
+	// passkeys (the relying party is the public URL's host).
+	PublicURLIsServer bool
+	Edge              httpapi.Edge // forward auth: cookie domain, trusted proxies, CORS
 }
 
 // Start starts a server that stops when the test ends.
@@ -141,19 +147,28 @@ func New(dir string, opts Options) (s *Server, stop func(), err error) {
 	}
 	logs := &Logs{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// The listener first: its port may be in the public URL.
+	hs := httptest.NewUnstartedServer(nil)
+	url := "http://localhost:" + strconv.Itoa(hs.Listener.Addr().(*net.TCPAddr).Port)
+	if opts.PublicURLIsServer {
+		publicURL = url
+	}
 	// Assembled as "mfad serve" assembles it, with the same timeouts and
 	// limits; expired rows stay (the fake clock decides what is expired).
 	srv, err := server.Open(ctx, server.Config{Store: store, Box: seal.NewBox(seal.NewKey()), Auth: cfg, Hasher: hasher,
 		Log: log, Web: true, Metrics: true, PurgeEvery: -1, Mail: opts.Mail, PublicURL: publicURL, Edge: opts.Edge})
 	if err != nil {
+		hs.Close()
 		store.Close()
 		return nil, nil, err
 	}
 	svc := srv.Service
-	hs := httptest.NewUnstartedServer(nil)
 	hs.Config = srv.HTTPServer()
 	hs.Start()
-	s = &Server{URL: hs.URL, HTTP: hs, Store: store, Svc: svc, Clock: clk, Logs: logs, Metrics: srv.Metrics}
+	if !opts.PublicURLIsServer {
+		url = hs.URL
+	}
+	s = &Server{URL: url, HTTP: hs, Store: store, Svc: svc, Clock: clk, Logs: logs, Metrics: srv.Metrics}
 	stop = func() {
 		hs.Close()
 		srv.Close()
