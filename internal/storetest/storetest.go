@@ -58,6 +58,9 @@ var tests = []struct {
 	{"FailSession", testFailSession},
 	{"RecoveryCodes", testRecoveryCodes},
 	{"RecoveryCodeRace", testRecoveryCodeRace},
+	{"Passkeys", testPasskeys},
+	{"Challenges", testChallenges},
+	{"PasskeyUseRace", testPasskeyUseRace},
 	// Sessions.
 	{"SessionsTouchDeletePurge", testSessionsTouchDeletePurge},
 	{"LimitedSessionCap", testLimitedSessionCap},
