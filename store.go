@@ -147,7 +147,7 @@ type Advance struct {
 	// otherwise).
 	Passkey *PasskeyUse
 	Next    *Session
-	Now          time.Time
+	Now     time.Time
 
 	// CheckKey, when set, is the throttle key of a step whose attempt was
 	// not reserved beforehand (a TOTP code: cheap to check, so it is

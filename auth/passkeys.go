@@ -337,4 +337,3 @@ func (s *Service) evaluatePasskey(ctx context.Context, id *Identity, assertion s
 	adv.passkeyName = key.Name
 	return true, nil
 }
-

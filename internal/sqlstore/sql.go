@@ -21,26 +21,26 @@ type Statements struct {
 	InsertUser, UserByID, UserByEmail, UsersOfAccount      string
 	LockIDs, DeleteSessionsOfIDs, DeleteUsersOfIDs         string
 
-	InsertSession, RecordLogin, Session, SessionUser   string
-	TouchSession, DeleteSession, FailSession           string
-	CountLimited, CapLimited, CountSessions            string
-	LockedUntil, CloseLimited, ConsumeStep, ResetKey   string
-	LockPending, ActivatePending, DropPending          string
-	PutPending, Pending, CloseOthers                   string
-	SetPIN, FactorsForRemoval, RemoveTOTP, RemovePIN   string
-	AccountForces, AdminSetTOTP, AdminSetPIN           string
-	DropPendingOfIDs, AdminRemoveTOTP, AdminRemovePIN  string
-	AdminResetTOTP                                     string
-	EditName, EditEmail, EditAdmin, EditDisabled       string
-	SetPassword, ResetKeys                             string
-	DropResets, PutReset, Reset, UseReset, PurgeResets string
-	CloseAll, AllUsers                                 string
-	DropRecovery, PutRecovery, CountRecovery           string
-	HasRecovery, UseRecovery, DropRecoveryOfIDs        string
+	InsertSession, RecordLogin, Session, SessionUser     string
+	TouchSession, DeleteSession, FailSession             string
+	CountLimited, CapLimited, CountSessions              string
+	LockedUntil, CloseLimited, ConsumeStep, ResetKey     string
+	LockPending, ActivatePending, DropPending            string
+	PutPending, Pending, CloseOthers                     string
+	SetPIN, FactorsForRemoval, RemoveTOTP, RemovePIN     string
+	AccountForces, AdminSetTOTP, AdminSetPIN             string
+	DropPendingOfIDs, AdminRemoveTOTP, AdminRemovePIN    string
+	AdminResetTOTP                                       string
+	EditName, EditEmail, EditAdmin, EditDisabled         string
+	SetPassword, ResetKeys                               string
+	DropResets, PutReset, Reset, UseReset, PurgeResets   string
+	CloseAll, AllUsers                                   string
+	DropRecovery, PutRecovery, CountRecovery             string
+	HasRecovery, UseRecovery, DropRecoveryOfIDs          string
 	InsertPasskey, CountPasskey, Passkeys, RenamePasskey string
-	DeletePasskey, RecountPasskeys, UsePasskey         string
-	DropPasskeysOfIDs, ZeroPasskeysOfIDs               string
-	PutChallenge, TakeChallenge, PurgeChallenges       string
+	DeletePasskey, RecountPasskeys, UsePasskey           string
+	DropPasskeysOfIDs, ZeroPasskeysOfIDs                 string
+	PutChallenge, TakeChallenge, PurgeChallenges         string
 
 	StoreThrottle, Release, InsertAudit, AuditEvents string
 	SealedSecrets, ResealActive, ResealPending       string
