@@ -50,7 +50,7 @@ func TestAdminOperationsRefuseNonAdmins(t *testing.T) {
 		"AuditTrail":     func(a auth.Admin) error { _, err := svc.AuditTrail(ctx, a, 0, 10); return err },
 		"AdminSetMFA":    func(a auth.Admin) error { return svc.AdminSetMFA(ctx, a, ids, mfad.AuthPIN, "2468") },
 		"AdminRemoveMFA": func(a auth.Admin) error { return svc.AdminRemoveMFA(ctx, a, ids, mfad.AuthPIN) },
-		"AdminResetMFA":  func(a auth.Admin) error { return svc.AdminResetMFA(ctx, a, ids) },
+		"AdminResetMFA":  func(a auth.Admin) error { return svc.AdminResetMFA(ctx, a, ids, mfad.AuthTOTP) },
 		"CreateUser": func(a auth.Admin) error {
 			_, err := svc.CreateUser(ctx, a, auth.NewUser{Name: "New", Email: "new@example.com", Password: "new password"})
 			return err
