@@ -23,6 +23,10 @@ func limitedMay(rt route, step mfad.Step) bool {
 	switch rt.String() {
 	case "POST /session/login", "GET /session/logout":
 		return true
+	case "POST /session/login/passkey":
+		// Every limited session may ask; only the 2FA step of a user
+		// with passkeys gets options (others: 400 code 20).
+		return true
 	case "GET /profile/2fa/generate":
 		return step == mfad.StepEnroll
 	}
