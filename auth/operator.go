@@ -23,8 +23,10 @@ func (s *Service) OperatorUser(ctx context.Context, email string) (*mfad.User, e
 	return u, err
 }
 
-// OperatorResetMFA clears the user's TOTP secret (2FA stays owed: the next
-// login enrolls again) and closes their sessions, as POST /user/reset-mfa.
+// OperatorResetMFA clears the user's TOTP secret and passkeys (2FA stays
+// owed: the next login enrolls again) and closes their sessions, as POST
+// /user/reset-mfa with 2FA and then WEBAUTHN: whoever lost the authenticator
+// app or the passkeys gets back in.
 func (s *Service) OperatorResetMFA(ctx context.Context, email string) (*mfad.User, error) {
 	u, err := s.OperatorUser(ctx, email)
 	if err != nil {
@@ -33,7 +35,10 @@ func (s *Service) OperatorResetMFA(ctx context.Context, email string) (*mfad.Use
 	if err := s.store.AdminResetTOTP(ctx, u.AccountID, []string{u.ID}, s.now()); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, event{name: mfad.EventOperatorResetMFA, user: u, detail: "mfad user reset-mfa: 2FA secret cleared; sessions closed"})
+	if err := s.store.AdminDeletePasskeys(ctx, u.AccountID, []string{u.ID}, s.now()); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, event{name: mfad.EventOperatorResetMFA, user: u, detail: "mfad user reset-mfa: 2FA secret and passkeys cleared; sessions closed"})
 	return u, nil
 }
 

@@ -162,6 +162,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Info("mail is on", "server", s.Mailer.Server(), "from", *mailFrom, "public_url", *publicURL)
 	}
 	if edge.PublicURL != nil {
+		log.Info("passkeys on", "relying_party", edge.PublicURL.Hostname(), "origin", edge.PublicURL.Scheme+"://"+edge.PublicURL.Host)
+	} else {
+		log.Info("passkeys are off (no --public-url): their endpoints answer 503")
+	}
+	if edge.PublicURL != nil {
 		log.Info("forward auth", "public_url", edge.PublicURL.String(), "cookie_domain", edge.CookieDomain,
 			"trusted_proxies", len(edge.TrustedProxies), "cors_origins", len(edge.CORSOrigins))
 		if edge.PublicURL.Scheme == "http" && !loopback(edge.PublicURL.Hostname()) {

@@ -28,7 +28,7 @@ way back in when the only admin has lost their authenticator or password.
 Each change is recorded in the account's audit trail.
 
   mfad user list                      every user: email, name, id, admin, status, factors
-  mfad user reset-mfa --email E       clear E's authenticator app; the next login sets it up again
+  mfad user reset-mfa --email E       clear E's authenticator app and passkeys; the next login sets 2FA up again
   mfad user unlock --email E          lift the lockout of E
   mfad user set-password --email E    set E's password, read from the terminal (without
                                       echo) or from standard input, never from a flag
@@ -90,7 +90,7 @@ func user(ctx context.Context, args []string, getenv func(string) string, stdin 
 		return listUsers(ctx, store, stdout)
 	case "reset-mfa":
 		if u, err = svc.OperatorResetMFA(ctx, *email); err == nil {
-			fmt.Fprintf(stdout, "%s: authenticator app cleared, sessions closed; the next login sets 2FA up again\n", u.Email)
+			fmt.Fprintf(stdout, "%s: authenticator app and passkeys cleared, sessions closed; the next login sets 2FA up again\n", u.Email)
 		}
 	case "unlock":
 		if u, err = svc.OperatorUnlock(ctx, *email); err == nil {

@@ -8,7 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/mfad/mfad"
 	"github.com/mfad/mfad/internal/testserver"
+	"github.com/mfad/mfad/sqlite"
 )
 
 // runWithStdin runs "mfad <args>" with stdin and returns its output.
@@ -38,7 +42,23 @@ func TestUserCommands(t *testing.T) {
 		t.Fatalf("user list: %v\n%s", err, out)
 	}
 
-	// reset-mfa: the next login owes enrollment (Mfa-Code 3).
+	// Ann also has a passkey (written to the database directly: the server
+	// runs without --public-url).
+	st, err := sqlite.Open(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.UserByEmail(t.Context(), "ann@example.com")
+	if err == nil {
+		err = st.AddPasskey(t.Context(), &mfad.Passkey{ID: uuid.NewString(), UserID: u.ID, CredentialID: []byte("ann's key"), Name: "Key", Record: []byte("{}"), Created: time.Now()})
+	}
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// reset-mfa: the authenticator app and the passkey go; the next login
+	// owes enrollment (Mfa-Code 3), not the passkey (4).
 	if out, _, err := runWithStdin(t, "", "user", "reset-mfa", "--db", db, "--email", "ANN@example.com"); err != nil || !strings.Contains(out, "ann@example.com") {
 		t.Fatalf("reset-mfa: %v %s", err, out)
 	}
