@@ -237,11 +237,13 @@ var notices = map[string]string{
 	mfad.EventFactorRemoved:       "A second factor was turned off for your account.",
 	mfad.EventRecoveryGenerated:   "New recovery codes were made for your account. The earlier ones no longer work.",
 	mfad.EventRecoveryUsed:        "A recovery code was used instead of an authenticator code to sign in to your account. It cannot be used again.",
+	mfad.EventPasskeyAdded:        "A passkey was added to your account.",
+	mfad.EventPasskeyRemoved:      "A passkey was removed from your account.",
 	mfad.EventAdminSetMFA:         "An administrator turned on a second factor for your account.",
 	mfad.EventAdminRemoveMFA:      "An administrator turned off a second factor for your account.",
-	mfad.EventAdminResetMFA:       "An administrator reset your authenticator app: your next sign-in sets it up again.",
+	mfad.EventAdminResetMFA:       "An administrator reset your authenticator app or your passkeys: your next sign-in sets 2FA up again if nothing else is left.",
 	mfad.EventLockout:             "Your account was locked after too many failed sign-in attempts. It unlocks by itself after a while; an administrator can unlock it sooner.",
-	mfad.EventOperatorResetMFA:    "The operator of the server reset your authenticator app: your next sign-in sets it up again.",
+	mfad.EventOperatorResetMFA:    "The operator of the server reset your authenticator app and passkeys: your next sign-in sets 2FA up again.",
 	mfad.EventOperatorSetPassword: "The operator of the server set a new password for your account.",
 }
 
