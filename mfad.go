@@ -217,6 +217,11 @@ type Passkey struct {
 	SignCount    uint32
 	Created      time.Time
 	LastUsed     time.Time // zero before the first use
+
+	// Transports are the ways the authenticator said it can be reached
+	// ("usb", "nfc", "ble", "internal", "hybrid"), from Record; filled when
+	// listed.
+	Transports []string
 }
 
 // PasskeyUse is a passkey assertion accepted at a login step.

@@ -230,9 +230,22 @@ func protocolText(err error) string {
 	return "not a valid WebAuthn answer"
 }
 
-// Passkeys lists the caller's passkeys.
+// Passkeys lists the caller's passkeys, with their transports.
 func (s *Service) Passkeys(ctx context.Context, id *Identity) ([]*mfad.Passkey, error) {
-	return s.store.Passkeys(ctx, id.User.ID)
+	keys, err := s.store.Passkeys(ctx, id.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		var c webauthn.Credential
+		if json.Unmarshal(k.Record, &c) == nil {
+			k.Transports = []string{}
+			for _, t := range c.Transport {
+				k.Transports = append(k.Transports, string(t))
+			}
+		}
+	}
+	return keys, nil
 }
 
 // RenamePasskey names one of the caller's passkeys.

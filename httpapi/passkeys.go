@@ -15,10 +15,11 @@ import (
 // list of a user's passkeys.
 
 type passkeyResp struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Created  int64  `json:"created"`
-	LastUsed int64  `json:"last_used"`
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	Created    int64    `json:"created"`
+	LastUsed   int64    `json:"last_used"`
+	Transports []string `json:"transports"`
 }
 
 type passkeysResp struct {
@@ -26,7 +27,11 @@ type passkeysResp struct {
 }
 
 func toPasskey(p *mfad.Passkey) passkeyResp {
-	return passkeyResp{ID: p.ID, Name: p.Name, Created: unix(p.Created), LastUsed: unix(p.LastUsed)}
+	tr := p.Transports
+	if tr == nil {
+		tr = []string{}
+	}
+	return passkeyResp{ID: p.ID, Name: p.Name, Created: unix(p.Created), LastUsed: unix(p.LastUsed), Transports: tr}
 }
 
 // writeRaw answers 200 with JSON the service made (the library's options).

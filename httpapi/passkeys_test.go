@@ -93,13 +93,15 @@ func TestPasskeyRegistrationAndLogin(t *testing.T) {
 	e.wantStatus(r, 200)
 	var list struct {
 		Passkeys []struct {
-			ID       string `json:"id"`
-			Name     string `json:"name"`
-			Created  int64  `json:"created"`
-			LastUsed int64  `json:"last_used"`
+			ID         string   `json:"id"`
+			Name       string   `json:"name"`
+			Created    int64    `json:"created"`
+			LastUsed   int64    `json:"last_used"`
+			Transports []string `json:"transports"`
 		} `json:"passkeys"`
 	}
-	if json.Unmarshal(r.Body, &list) != nil || len(list.Passkeys) != 1 || list.Passkeys[0].ID != pid || list.Passkeys[0].LastUsed != 0 {
+	if json.Unmarshal(r.Body, &list) != nil || len(list.Passkeys) != 1 || list.Passkeys[0].ID != pid || list.Passkeys[0].LastUsed != 0 ||
+		strings.Join(list.Passkeys[0].Transports, ",") != "usb" {
 		t.Fatalf("list %s", r.Body)
 	}
 	if p := e.profile(tok); strings.Join(p.AuthMethods, ",") != "WEBAUTHN" {
