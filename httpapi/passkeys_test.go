@@ -317,3 +317,15 @@ func TestPasskeyFailuresLockOut(t *testing.T) {
 	e.wantError(e.passwordLogin("lou@example.com", "lou-password-1"), 429, mfad.CodeTooManyAttempts)
 	_ = a
 }
+
+// Without a public URL there is no relying party: passkeys are off.
+func TestPasskeysOff(t *testing.T) {
+	e := newEnvWith(t, testserver.Options{NoPublicURL: true})
+	e.wantError(e.post("/profile/passkeys/options", e.adminAToken, nil), 503, mfad.CodePasskeysOff)
+	e.wantError(e.post("/profile/passkeys", e.adminAToken, map[string]any{"name": "Key", "credential": map[string]any{}}), 503, mfad.CodePasskeysOff)
+	r := e.get("/profile/passkeys", e.adminAToken)
+	e.wantStatus(r, 200)
+	if strings.TrimSpace(string(r.Body)) != `{"passkeys":[]}` {
+		t.Fatalf("list %s", r.Body)
+	}
+}

@@ -103,6 +103,9 @@ type Options struct {
 	// http://localhost:port, so that a browser on that address may use
 	// passkeys (the relying party is the public URL's host).
 	PublicURLIsServer bool
+	// NoPublicURL starts the server without a public URL (passkeys off,
+	// no mail links).
+	NoPublicURL bool
 	Edge              httpapi.Edge // forward auth: cookie domain, trusted proxies, CORS
 }
 
@@ -152,6 +155,9 @@ func New(dir string, opts Options) (s *Server, stop func(), err error) {
 	url := "http://localhost:" + strconv.Itoa(hs.Listener.Addr().(*net.TCPAddr).Port)
 	if opts.PublicURLIsServer {
 		publicURL = url
+	}
+	if opts.NoPublicURL {
+		publicURL = ""
 	}
 	// Assembled as "mfad serve" assembles it, with the same timeouts and
 	// limits; expired rows stay (the fake clock decides what is expired).
