@@ -211,30 +211,10 @@ func testPasskeyUseRace(t *testing.T, s mfad.Store) {
 	for i := range limited {
 		limited[i] = newSession(t, s, u.ID, mfad.SessionLimited, mfad.StepPasskey)
 	}
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			errs[i] = s.AdvanceLogin(ctx, mfad.Advance{LimitedHash: limited[i].Hash, UserID: u.ID, Next: fullNext(u.ID), Now: t0.Add(time.Second),
-				Passkey: &mfad.PasskeyUse{ID: p.ID, OldCount: 7, NewCount: 8, Record: []byte(`{"id":"y"}`)}})
-		})
-	}
-	close(start)
-	wg.Wait()
-	won := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case !errors.Is(err, mfad.ErrReplay):
-			t.Errorf("step %d: %v, want nil or ErrReplay", i, err)
-		}
-	}
-	if won != 1 {
-		t.Fatalf("%d of %d concurrent steps with one assertion succeeded, want exactly 1", won, n)
-	}
+	exactlyOne(t, n, "step with one assertion", mfad.ErrReplay, func(i int) error {
+		return s.AdvanceLogin(ctx, mfad.Advance{LimitedHash: limited[i].Hash, UserID: u.ID, Next: fullNext(u.ID), Now: t0.Add(time.Second),
+			Passkey: &mfad.PasskeyUse{ID: p.ID, OldCount: 7, NewCount: 8, Record: []byte(`{"id":"y"}`)}})
+	})
 	got := passkeys(t, s, u.ID)[0]
 	if got.SignCount != 8 || string(got.Record) != `{"id":"y"}` || !got.LastUsed.Equal(t0.Add(time.Second)) {
 		t.Fatalf("after the step: %+v", got)

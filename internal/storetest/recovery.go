@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -134,30 +133,10 @@ func testRecoveryCodeRace(t *testing.T, s mfad.Store) {
 	for i := range limited {
 		limited[i] = newSession(t, s, u.ID, mfad.SessionLimited, mfad.StepTOTP)
 	}
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			errs[i] = s.AdvanceLogin(ctx, mfad.Advance{LimitedHash: limited[i].Hash, UserID: u.ID,
-				RecoveryHash: codes[0], Next: fullNext(u.ID), Now: t0})
-		})
-	}
-	close(start)
-	wg.Wait()
-	won := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case !errors.Is(err, mfad.ErrReplay):
-			t.Errorf("step %d: %v, want nil or ErrReplay", i, err)
-		}
-	}
-	if won != 1 {
-		t.Fatalf("%d of %d concurrent steps with one recovery code succeeded, want exactly 1", won, n)
-	}
+	exactlyOne(t, n, "step with one recovery code", mfad.ErrReplay, func(i int) error {
+		return s.AdvanceLogin(ctx, mfad.Advance{LimitedHash: limited[i].Hash, UserID: u.ID,
+			RecoveryHash: codes[0], Next: fullNext(u.ID), Now: t0})
+	})
 	if left := recoveryLeft(t, s, u.ID); left != 9 {
 		t.Fatalf("%d codes left, want 9", left)
 	}

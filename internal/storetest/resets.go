@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -74,27 +73,8 @@ func testPasswordResetRace(t *testing.T, s mfad.Store) {
 		t.Fatal(err)
 	}
 	const n = 30
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			_, errs[i] = s.UsePasswordReset(ctx, r.Hash, "$argon2id$racer", t0, "email:race")
-		})
-	}
-	close(start)
-	wg.Wait()
-	won := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case !errors.Is(err, mfad.ErrNotFound):
-			t.Errorf("use %d: %v, want nil or ErrNotFound", i, err)
-		}
-	}
-	if won != 1 {
-		t.Fatalf("%d of %d concurrent uses succeeded, want exactly 1", won, n)
-	}
+	exactlyOne(t, n, "use", mfad.ErrNotFound, func(i int) error {
+		_, err := s.UsePasswordReset(ctx, r.Hash, "$argon2id$racer", t0, "email:race")
+		return err
+	})
 }

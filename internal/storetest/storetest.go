@@ -21,6 +21,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -277,4 +278,33 @@ func sameUserSets(a, b []*mfad.User) bool {
 		return out
 	}
 	return reflect.DeepEqual(norm(a), norm(b))
+}
+
+// exactlyOne runs op(0) to op(n-1) at the same instant and fails the test
+// unless exactly one returns nil and every other returns lose.
+func exactlyOne(t *testing.T, n int, what string, lose error, op func(i int) error) {
+	t.Helper()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = op(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, lose):
+			t.Errorf("%s %d: %v, want nil or %v", what, i, err, lose)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d of %d concurrent %ss succeeded, want exactly 1", won, n, what)
+	}
 }

@@ -106,7 +106,7 @@ type Options struct {
 	// NoPublicURL starts the server without a public URL (passkeys off,
 	// no mail links).
 	NoPublicURL bool
-	Edge              httpapi.Edge // forward auth: cookie domain, trusted proxies, CORS
+	Edge        httpapi.Edge // forward auth: cookie domain, trusted proxies, CORS
 }
 
 // Start starts a server that stops when the test ends.
