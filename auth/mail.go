@@ -239,6 +239,7 @@ var notices = map[string]string{
 	mfad.EventRecoveryUsed:        "A recovery code was used instead of an authenticator code to sign in to your account. It cannot be used again.",
 	mfad.EventPasskeyAdded:        "A passkey was added to your account.",
 	mfad.EventPasskeyRemoved:      "A passkey was removed from your account.",
+	mfad.EventPasskeyCloned:       "A passkey of your account signed in with a signature counter that did not move forward: the key may have been copied. The passkey was removed; sign in with another factor or a recovery code and add a new one.",
 	mfad.EventAdminSetMFA:         "An administrator turned on a second factor for your account.",
 	mfad.EventAdminRemoveMFA:      "An administrator turned off a second factor for your account.",
 	mfad.EventAdminResetMFA:       "An administrator reset your authenticator app or your passkeys: your next sign-in sets 2FA up again if nothing else is left.",
@@ -251,7 +252,7 @@ var notices = map[string]string{
 // mail is on. The users are read in the background.
 func (s *Service) notify(ctx context.Context, e event) {
 	text, ok := notices[e.name]
-	if !ok || s.mail == nil || e.failure && e.name != mfad.EventLockout {
+	if !ok || s.mail == nil || e.failure && e.name != mfad.EventLockout && e.name != mfad.EventPasskeyCloned {
 		return
 	}
 	ids := e.targets

@@ -338,8 +338,16 @@ func (s *Service) evaluatePasskey(ctx context.Context, id *Identity, assertion s
 		return false, nil
 	}
 	if cred.Authenticator.CloneWarning {
+		// The signature is right but the counter did not move: two copies
+		// of the key are in use. Neither can be told from the other, so
+		// the passkey is removed; the user signs in with another factor
+		// or a recovery code and registers a new one.
+		err := s.store.DeletePasskey(ctx, id.User.ID, key.ID, s.now())
+		if err != nil && !errors.Is(err, mfad.ErrNotFound) {
+			return false, err
+		}
 		s.audit(ctx, event{name: mfad.EventPasskeyCloned, failure: true, user: id.User,
-			detail: fmt.Sprintf("passkey %q: signature counter %d after %d", key.Name, parsed.Response.AuthenticatorData.Counter, key.SignCount)})
+			detail: fmt.Sprintf("passkey %q: signature counter %d after %d; the passkey is removed", key.Name, parsed.Response.AuthenticatorData.Counter, key.SignCount)})
 		return false, nil
 	}
 	record, err := json.Marshal(cred)

@@ -218,6 +218,11 @@ func loginStep(status int, header http.Header, resp SessionLoginResp) (*LoginSte
 			return nil, fmt.Errorf("mfad: 207 answer without a valid Mfa-Code header")
 		}
 		step.MfaCode = MfaCode(n)
+		for m := range strings.SplitSeq(header.Get("Mfa-Methods"), ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				step.Methods = append(step.Methods, AuthType(m))
+			}
+		}
 	}
 	return step, nil
 }
@@ -353,6 +358,38 @@ func (c *Client) RecoveryCodes(ctx context.Context) ([]string, error) {
 	return resp.Codes, nil
 }
 
+// Passkeys lists the caller's passkeys (GET /profile/passkeys), oldest
+// first. Registering one needs a web browser (WebAuthn): mfad's web page,
+// on its Security page.
+func (c *Client) Passkeys(ctx context.Context) ([]Passkey, error) {
+	resp, err := fetch[passkeysResp](ctx, c, call{method: "GET", path: BasePath + "/profile/passkeys", safe: true})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Passkeys == nil {
+		resp.Passkeys = []Passkey{}
+	}
+	return resp.Passkeys, nil
+}
+
+// RenamePasskey names one of the caller's passkeys (POST
+// /profile/passkeys/rename): 1 to 64 characters, no control characters
+// (ErrInvalid otherwise). An id that is not one of the caller's passkeys
+// is ErrPasskeyNotFound.
+func (c *Client) RenamePasskey(ctx context.Context, id, name string) error {
+	_, _, err := c.do(ctx, call{method: "POST", path: BasePath + "/profile/passkeys/rename", body: passkeyReq{ID: id, Name: &name}})
+	return err
+}
+
+// DeletePasskey deletes one of the caller's passkeys (POST
+// /profile/passkeys/delete); an id that is not one of them is
+// ErrPasskeyNotFound. The last one may go: logins then owe what the
+// user's other factors owe.
+func (c *Client) DeletePasskey(ctx context.Context, id string) error {
+	_, _, err := c.do(ctx, call{method: "POST", path: BasePath + "/profile/passkeys/delete", body: passkeyReq{ID: id}})
+	return err
+}
+
 // ProfileSetMfaPost turns a factor on for the caller: 2FA with a code from
 // the pending secret, PIN with the new PIN. Every other session of the user
 // is closed.
@@ -427,13 +464,16 @@ func (c *Client) UserSetMfaPost(ctx context.Context, body UserSetMfaReq) (*Profi
 	return c.status(ctx, "/user/set-mfa", body)
 }
 
-// UserRemoveMfaPost turns a factor off for users of the admin's account.
+// UserRemoveMfaPost turns a factor off for users of the admin's account;
+// with WebAuthn it deletes every passkey of theirs and closes their
+// sessions.
 func (c *Client) UserRemoveMfaPost(ctx context.Context, body UserRemoveMfaReq) (*ProfileRemoveMfaResp, error) {
 	return c.status(ctx, "/user/remove-mfa", body)
 }
 
-// UserResetMfaPost clears users' TOTP secrets; they enroll again at their
-// next login.
+// UserResetMfaPost clears users' TOTP secrets (AuthType TwoFA; their
+// passkeys stay), or deletes their passkeys (WebAuthn); they enroll again
+// at their next login when 2FA is on and nothing else satisfies it.
 func (c *Client) UserResetMfaPost(ctx context.Context, body UserResetMfaReq) (*ProfileRemoveMfaResp, error) {
 	return c.status(ctx, "/user/reset-mfa", body)
 }

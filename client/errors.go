@@ -37,6 +37,9 @@ const (
 	CodeWrongPassword    = 27
 	CodeMailOff          = 28
 	CodeResetNotFound    = 29
+	CodePasskeysOff      = 30
+	CodePasskeyFailed    = 31
+	CodePasskeyNotFound  = 32
 )
 
 // Sentinels for the common failures; test with errors.Is.
@@ -73,6 +76,19 @@ var (
 	// ErrResetNotFound: 404, the password reset id is unknown, used,
 	// replaced by a newer one or expired (also ErrNotFound).
 	ErrResetNotFound = errors.New("mfad: unknown, used or expired reset id")
+	// ErrPasskeyNotFound: 404, the caller has no passkey with that id
+	// (also ErrNotFound).
+	ErrPasskeyNotFound = errors.New("mfad: no such passkey")
+	// ErrPasskeysOff: 503, the server has no public URL, the relying party
+	// of passkeys, so passkeys are off (also ErrUnavailable, but retrying
+	// does not help).
+	ErrPasskeysOff = errors.New("mfad: passkeys are off on the server")
+	// ErrPasskeyRequired is Login's answer (in a *StepError) when the
+	// login owes a passkey (MfaPasskey) and no recovery code was given
+	// instead: a passkey needs a web browser (WebAuthn), which this SDK
+	// is not. Sign in on mfad's web page, or answer the step with one of
+	// the user's recovery codes.
+	ErrPasskeyRequired = errors.New("mfad: this login owes a passkey, which needs a web browser (sign in on mfad's web page); one of the user's recovery codes works instead")
 )
 
 // APIError is an error answer of the server.
@@ -126,12 +142,17 @@ func (e *APIError) Is(target error) bool {
 		return e.Status == http.StatusNotFound
 	case ErrResetNotFound:
 		return e.Status == http.StatusNotFound && e.Code == CodeResetNotFound
+	case ErrPasskeyNotFound:
+		return e.Status == http.StatusNotFound && e.Code == CodePasskeyNotFound
+	case ErrPasskeysOff:
+		return e.Status == http.StatusServiceUnavailable && e.Code == CodePasskeysOff
 	}
 	return false
 }
 
-// StepError is returned by Login when the caller's prompt gives up, or the
-// server asks for a step the helper does not know; Step is the step owed.
+// StepError is returned by Login when the caller's prompt gives up, the
+// login owes a passkey (ErrPasskeyRequired), or the server asks for a step
+// the helper does not know; Step is the step owed.
 type StepError struct {
 	Step MfaCode
 	Err  error

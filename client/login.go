@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -15,6 +17,11 @@ import (
 // for the user to add to an authenticator app before giving a code from
 // it, and ExpiresIn the seconds left to confirm it; it is nil otherwise.
 // retry counts the wrong codes already sent for this step.
+//
+// MfaPasskey is asked for only when the user has recovery codes (the
+// server's Mfa-Methods lists RECOVERY, or sends no list): a passkey needs
+// a web browser, so the answer is taken for a recovery code, and ""
+// gives up (Login's error is then ErrPasskeyRequired).
 type Prompt func(ctx context.Context, step MfaCode, enrollment *TwoFAGenerateResp, retry int) (string, error)
 
 // Login runs the whole login state machine: the password, then each factor
@@ -29,6 +36,12 @@ type Prompt func(ctx context.Context, step MfaCode, enrollment *TwoFAGenerateRes
 // one already shown to the user by an earlier login, while it is pending)
 // and handed to every prompt of the step, its ExpiresIn counted down by the
 // local clock.
+//
+// On Mfa-Code 4 (MfaPasskey: the user's only second factor is a passkey)
+// Login cannot answer with the passkey, which needs a web browser: it
+// asks prompt for a recovery code instead, when the user has some, and
+// otherwise, or when prompt answers "" or an error, ends with a
+// *StepError that matches ErrPasskeyRequired (and prompt's error).
 func (c *Client) Login(ctx context.Context, email, password string, prompt Prompt) (*SessionLoginResp, error) {
 	step, err := c.PasswordLogin(ctx, email, password)
 	if err != nil {
@@ -50,6 +63,11 @@ func (c *Client) Login(ctx context.Context, email, password string, prompt Promp
 				}
 				fetched = time.Now()
 			}
+		case MfaPasskey:
+			authType = Recovery
+			if step.Methods != nil && !slices.Contains(step.Methods, Recovery) {
+				return nil, &StepError{Step: step.MfaCode, Err: fmt.Errorf("%w; the user has no recovery codes", ErrPasskeyRequired)}
+			}
 		default:
 			return nil, &StepError{Step: step.MfaCode, Err: errors.New("the server asks for a step this client does not know")}
 		}
@@ -60,6 +78,12 @@ func (c *Client) Login(ctx context.Context, email, password string, prompt Promp
 			shown = &e
 		}
 		code, err := prompt(ctx, step.MfaCode, shown, retry)
+		if err != nil && step.MfaCode == MfaPasskey && !errors.Is(err, ErrPasskeyRequired) {
+			err = fmt.Errorf("%w: %w", ErrPasskeyRequired, err)
+		}
+		if err == nil && step.MfaCode == MfaPasskey && strings.TrimSpace(code) == "" {
+			err = ErrPasskeyRequired
+		}
 		if err != nil {
 			return nil, &StepError{Step: step.MfaCode, Err: err}
 		}

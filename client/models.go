@@ -4,7 +4,8 @@ package client
 // API (SessionLoginPostResp is, as there, the body sent to POST
 // /session/login).
 
-// AuthType names a second factor: "2FA" (TOTP) or "PIN".
+// AuthType names a second factor: "2FA" (TOTP), "PIN" or "WEBAUTHN"
+// (passkeys).
 type AuthType string
 
 const (
@@ -14,6 +15,12 @@ const (
 	// the 2FA step of a login (Mfa-Code 1). It is not a factor of
 	// auth_methods.
 	Recovery AuthType = "RECOVERY"
+	// WebAuthn is the user's passkeys (WebAuthn credentials), a second
+	// factor that satisfies 2FA. It shows in auth_methods and mfa_status;
+	// an admin removes a user's passkeys with UserRemoveMfaPost (or
+	// UserResetMfaPost). Registering a passkey and signing in with one
+	// need a web browser: mfad's web page.
+	WebAuthn AuthType = "WEBAUTHN"
 )
 
 // MfaCode is the step a limited session owes, from the Mfa-Code header of a
@@ -25,6 +32,9 @@ const (
 	MfaTOTP   MfaCode = 1 // send a TOTP code
 	MfaPIN    MfaCode = 2 // send the PIN
 	MfaEnroll MfaCode = 3 // enroll 2FA: generate a secret, then send a code from it
+	// MfaPasskey: the user's only second factor is a passkey, which needs
+	// a web browser; a recovery code (auth_type RECOVERY) answers it too.
+	MfaPasskey MfaCode = 4
 )
 
 func (c MfaCode) String() string {
@@ -37,6 +47,8 @@ func (c MfaCode) String() string {
 		return "PIN"
 	case MfaEnroll:
 		return "2FA enrollment"
+	case MfaPasskey:
+		return "passkey"
 	}
 	return "unknown step"
 }
@@ -57,6 +69,11 @@ type SessionLoginResp struct {
 type LoginStep struct {
 	SessionLoginResp
 	MfaCode MfaCode
+	// Methods are the auth_types that may answer the step owed, from the
+	// Mfa-Methods header: such as [2FA WEBAUTHN RECOVERY] at MfaTOTP for a
+	// user with a passkey too, or [WEBAUTHN] at MfaPasskey for a user
+	// without recovery codes. It is nil when the server sent none.
+	Methods []AuthType
 }
 
 // ProfileSetMfaReq is the body of POST /profile/set-mfa.
@@ -95,7 +112,9 @@ type UserRemoveMfaReq struct {
 	AuthType AuthType `json:"auth_type"`
 }
 
-// UserResetMfaReq is the body of POST /user/reset-mfa; AuthType must be 2FA.
+// UserResetMfaReq is the body of POST /user/reset-mfa; AuthType is 2FA
+// (the TOTP secret is cleared, passkeys stay) or WebAuthn (the passkeys are
+// deleted, as UserRemoveMfaPost does).
 type UserResetMfaReq struct {
 	IDs      []string `json:"ids"`
 	AuthType AuthType `json:"auth_type"`
@@ -150,11 +169,14 @@ type UserResp struct {
 	AuthMethods []AuthType `json:"auth_methods"`
 	ForcedAuth  []AuthType `json:"forced_auth"`
 	// MFAStatus is each factor's true state, by factor name ("2FA",
-	// "PIN"): FactorActive, FactorPendingEnrollment (2FA only) or
-	// FactorOff. AuthMethods lists 2FA as soon as it is on or forced;
-	// MFAStatus tells whether the user has set it up. Index it with
-	// string(TwoFA) or string(PIN). It is nil from a server older than
-	// mfa_status.
+	// "PIN", "WEBAUTHN"): FactorActive, FactorPendingEnrollment (2FA only)
+	// or FactorOff. AuthMethods lists 2FA as soon as it is on or forced;
+	// MFAStatus tells whether the user has set it up. A user whose 2FA is
+	// on or forced and who has passkeys but no authenticator app has 2FA
+	// FactorOff and WEBAUTHN FactorActive: the passkeys satisfy 2FA. Index
+	// it with string(TwoFA), string(PIN) or string(WebAuthn). It is nil
+	// from a server older than mfa_status, and has no WEBAUTHN from one
+	// older than passkeys.
 	MFAStatus map[string]string `json:"mfa_status,omitempty"`
 }
 
@@ -238,6 +260,28 @@ type TwoFAGenerateResp struct {
 	URI       string `json:"uri"`
 	ExpiresIn int64  `json:"expires_in"`
 }
+
+// Passkey is one of the caller's passkeys (GET /profile/passkeys). Times
+// are Unix seconds; LastUsed is 0 before the first login with it.
+// Transports are how the authenticator said it can be reached ("usb",
+// "nfc", "ble", "hybrid", "internal"), empty when it did not say.
+type Passkey struct {
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	Created    int64    `json:"created"`
+	LastUsed   int64    `json:"last_used"`
+	Transports []string `json:"transports"`
+}
+
+type (
+	passkeysResp struct {
+		Passkeys []Passkey `json:"passkeys"`
+	}
+	passkeyReq struct {
+		ID   string  `json:"id"`
+		Name *string `json:"name,omitempty"`
+	}
+)
 
 // recoveryCodesResp is the answer of POST /profile/recovery-codes.
 type recoveryCodesResp struct {

@@ -277,8 +277,8 @@ func TestMFAStatus(t *testing.T) {
 			t.Fatalf("user %s not in Users", u.ID)
 		}
 		for _, m := range []map[string]string{got.MFAStatus, users[i].MFAStatus} {
-			if m[string(client.TwoFA)] != want2FA || m[string(client.PIN)] != wantPIN || len(m) != 2 {
-				t.Errorf("MFAStatus = %v, want 2FA %q, PIN %q", m, want2FA, wantPIN)
+			if m[string(client.TwoFA)] != want2FA || m[string(client.PIN)] != wantPIN || m[string(client.WebAuthn)] != client.FactorOff || len(m) != 3 {
+				t.Errorf("MFAStatus = %v, want 2FA %q, PIN %q, WEBAUTHN off", m, want2FA, wantPIN)
 			}
 		}
 	}

@@ -188,7 +188,7 @@ func (s *Server) handlePasswordLogin(w http.ResponseWriter, r *http.Request) {
 type factorReq struct {
 	AuthType   *string        `json:"auth_type"`
 	Code       *string        `json:"code"`
-	Credential jsontext.Value `json:"credential"` // WEBAUTHN: the PublicKeyCredential of the assertion
+	Credential jsontext.Value `json:"credential,omitempty"` // WEBAUTHN: the PublicKeyCredential of the assertion
 }
 
 // handleSecondFactor is POST /session/login. Every rejected request counts

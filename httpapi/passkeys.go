@@ -76,7 +76,7 @@ func (s *Server) handlePasskeyOptions(w http.ResponseWriter, r *http.Request, id
 
 type passkeyAddReq struct {
 	Name       *string        `json:"name"`
-	Credential jsontext.Value `json:"credential"`
+	Credential jsontext.Value `json:"credential,omitempty"`
 }
 
 // handlePasskeyAdd is POST /profile/passkeys: the browser's answer to the

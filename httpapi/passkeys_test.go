@@ -288,6 +288,11 @@ func TestPasskeyHostileAssertions(t *testing.T) {
 	if ev := e.lastEvents(3); !contains(ev, mfad.EventPasskeyCloned) {
 		t.Fatalf("trail %v: no %s", ev, mfad.EventPasskeyCloned)
 	}
+	// The cloned passkey is removed: neither copy signs in any more.
+	if r := e.get("/profile/passkeys", tok); !strings.Contains(string(r.Body), `"passkeys":[]`) {
+		t.Fatalf("after the clone: %s", r.Body)
+	}
+	e.fullLogin("eve@example.com", "eve-password-1") // no factor left
 }
 
 func contains(list []string, s string) bool {

@@ -28,6 +28,8 @@ type app struct {
 	stdout  io.Writer
 	stderr  io.Writer
 	fields  map[string]string // what the command calls its request's fields, for messages
+
+	passkeyNoted bool // login said once that a recovery code stands in for the passkey
 }
 
 // newApp takes the global flags out of args, wherever they stand, and

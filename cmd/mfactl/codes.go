@@ -15,7 +15,12 @@ const (
 	shapeTOTP     = "a code from an authenticator app is 6 digits"
 	shapePIN      = "a PIN is 4 to 12 digits (0-9)"
 	shapeTOTPOrRC = "give the 6 digits from your authenticator app, or a recovery code (letters and digits in groups separated by dashes)"
+	shapeRC       = "a recovery code is 16 letters and digits in groups separated by dashes, like 7KQ4-M2XD-9TFA-H3PQ"
+	notTOTPHere   = "this step takes a recovery code, not 6 digits: your account logs in with a passkey, not an authenticator app"
 )
+
+// errGiveUp: the person gave no answer where that means stopping.
+var errGiveUp = errors.New("no answer")
 
 // factor is what is sent for a login step: the factor and its code.
 type factor struct {
@@ -91,6 +96,22 @@ func totpOnly(s string) (factor, error) {
 	return factor{}, usageError{shapeTOTP}
 }
 
+// recoveryOnly reads a recovery code (at the passkey step of a login); an
+// empty answer gives up.
+func recoveryOnly(s string) (factor, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return factor{}, errGiveUp
+	case isRecoveryCode(s):
+		return factor{client.Recovery, s}, nil
+	}
+	if _, ok := totpCode(s); ok {
+		return factor{}, usageError{notTOTPHere}
+	}
+	return factor{}, usageError{shapeRC}
+}
+
 // pinOnly reads a PIN.
 func pinOnly(s string) (factor, error) {
 	if validPIN(s) {
@@ -119,8 +140,8 @@ func (a *app) askFactor(prompt string, secret bool, parse func(string) (factor, 
 			return factor{}, err
 		}
 		f, err := parse(s)
-		if err == nil {
-			return f, nil
+		if err == nil || errors.Is(err, errGiveUp) {
+			return f, err
 		}
 		refused = err
 		fmt.Fprintf(a.stderr, "Not sent: %s. Try again.\n", err)

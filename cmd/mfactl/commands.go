@@ -87,6 +87,8 @@ func (a *app) loginSteps(ctx context.Context, c *client.Client, email, password 
 				a.showTimeLeft(enrollment, "logging in again shows this same secret until then")
 			}
 			f, err = a.askFactor("Code from your authenticator app: ", false, totpOnly)
+		case client.MfaPasskey:
+			f, err = a.askPasskeyStep(ctx, c, step)
 		default:
 			return fmt.Errorf("the server asks for a login step this mfactl does not know (step %d): a newer mfactl may know it", step.MfaCode)
 		}
@@ -204,12 +206,16 @@ func (a *app) status(ctx context.Context, args []string) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	if has2FA(p.AuthMethods) && p.RecoveryCodesLeft <= lowRecoveryCodes {
+	if (has2FA(p.AuthMethods) || hasPasskeys(p.AuthMethods)) && p.RecoveryCodesLeft <= lowRecoveryCodes {
 		left := "no recovery codes left"
 		if p.RecoveryCodesLeft > 0 {
 			left = "only " + plural(int64(p.RecoveryCodesLeft), "recovery code") + " left"
 		}
-		fmt.Fprintf(a.stderr, "Warning: %s: without your authenticator app you could not log in; run \"mfactl recovery-codes\" for a new set.\n", left)
+		without := "without your authenticator app you could not log in"
+		if !has2FA(p.AuthMethods) {
+			without = "without your passkey you could not log in, and mfactl logs in only with a recovery code in its place"
+		}
+		fmt.Fprintf(a.stderr, "Warning: %s: %s; run \"mfactl recovery-codes\" for a new set.\n", left, without)
 	}
 	return nil
 }
@@ -338,6 +344,20 @@ func parseAuthType(s string) (client.AuthType, error) {
 	return "", usageError{fmt.Sprintf("factor %q: use 2FA or PIN", s)}
 }
 
+// parseRemovable reads a factor an admin may remove: 2FA, PIN, or a
+// user's passkeys (WEBAUTHN, also "passkeys"), in any case.
+func parseRemovable(s string) (client.AuthType, error) {
+	switch strings.ToUpper(s) {
+	case string(client.WebAuthn), "PASSKEY", "PASSKEYS":
+		return client.WebAuthn, nil
+	}
+	t, err := parseAuthType(s)
+	if err != nil {
+		return "", usageError{fmt.Sprintf("factor %q: use 2FA, PIN or WEBAUTHN (passkeys)", s)}
+	}
+	return t, nil
+}
+
 func (a *app) mfaRemove(ctx context.Context, args []string) error {
 	rest, err := parseFlags(flag.NewFlagSet("mfa remove", flag.ContinueOnError), args, a.stderr, 1, "2FA|PIN")
 	if err != nil {
@@ -364,14 +384,14 @@ func (a *app) printUsers(users []client.UserResp) error {
 		return a.printJSON(users)
 	}
 	w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tEMAIL\tNAME\tADMIN\tSTATUS\t2FA\tPIN\tFORCED\tLAST LOGIN")
+	fmt.Fprintln(w, "ID\tEMAIL\tNAME\tADMIN\tSTATUS\t2FA\tPIN\tPASSKEYS\tFORCED\tLAST LOGIN")
 	for _, u := range users {
 		last := "never"
 		if u.LastLogin > 0 {
 			last = time.Unix(u.LastLogin, 0).UTC().Format("2006-01-02 15:04 UTC")
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Email, u.Name, yesNo(u.SuperAdmin), status(u.Status),
-			factorState(u, client.TwoFA), factorState(u, client.PIN), methods(u.ForcedAuth), last)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Email, u.Name, yesNo(u.SuperAdmin), status(u.Status),
+			factorState(u, client.TwoFA), factorState(u, client.PIN), factorState(u, client.WebAuthn), methods(u.ForcedAuth), last)
 	}
 	return w.Flush()
 }
@@ -504,13 +524,20 @@ func (a *app) userMFA(ctx context.Context, op string, args []string) error {
 	fs := flag.NewFlagSet("user "+op, flag.ContinueOnError)
 	idsValue := fs.String("ids", "", "user ids, comma-separated, or - for standard input")
 	typ := "2FA"
-	if op != "reset-mfa" {
+	switch op {
+	case "set-mfa":
 		fs.StringVar(&typ, "type", "", "the factor: 2FA or PIN (required)")
+	case "remove-mfa":
+		fs.StringVar(&typ, "type", "", "the factor: 2FA, PIN or WEBAUTHN (every passkey of theirs) (required)")
 	}
 	if _, err := parseFlags(fs, args, a.stderr, 0, ""); err != nil {
 		return err
 	}
-	t, err := parseAuthType(typ)
+	parse := parseAuthType
+	if op == "remove-mfa" {
+		parse = parseRemovable
+	}
+	t, err := parse(typ)
 	if err != nil {
 		return err
 	}

@@ -282,7 +282,7 @@ func TestUserEditDisableEnableUnlock(t *testing.T) {
 	bob.expect(t, 3, "", "status")
 	bob.expect(t, 3, "bob-password\n", "login", "--email", "robert@example.com")
 	r = admin.ok(t, "", "user", "list")
-	mustMatch(t, `(?m)^`+bobID+`\s+robert@example\.com\s+Same Name\s+no\s+disabled\s+off\s+off\s+-\s`, r.stdout, r)
+	mustMatch(t, `(?m)^`+bobID+`\s+robert@example\.com\s+Same Name\s+no\s+disabled\s+off\s+off\s+off\s+-\s`, r.stdout, r)
 	mustMatch(t, `(?m)^`+carolID+`\s+carol@example\.com\s+Same Name\s+no\s+active\s`, r.stdout, r)
 	if u := findUser(t, admin, bobID); u.Status != "D" {
 		t.Errorf("status %q after disable, want D", u.Status)

@@ -56,13 +56,14 @@ func exitCode(err error) int {
 		return exitUsage
 	case client.LockedFor(err) > 0: // the wrong code that locked the email
 		return exitLockedOut
-	case errors.Is(err, errNotLoggedIn), errors.Is(err, client.ErrUnauthorized), errors.Is(err, client.ErrWrongPassword):
+	case errors.Is(err, errNotLoggedIn), errors.Is(err, client.ErrUnauthorized), errors.Is(err, client.ErrWrongPassword),
+		errors.Is(err, client.ErrPasskeyRequired):
 		return exitAuth
 	case errors.Is(err, client.ErrForbidden):
 		return exitForbidden
 	case errors.Is(err, client.ErrLockedOut):
 		return exitLockedOut
-	case errors.Is(err, client.ErrMailOff): // a setting of the server: waiting does not help
+	case errors.Is(err, client.ErrMailOff), errors.Is(err, client.ErrPasskeysOff): // a setting of the server: waiting does not help
 		return exitError
 	case errors.Is(err, client.ErrUnavailable):
 		return exitUnavailable
@@ -163,7 +164,8 @@ Usage: mfactl [global flags] <command> [flags]
 
 Session:
   login [--email E]               log in (asks for the password and each code owed;
-                                  a recovery code may stand in for a 2FA code)
+                                  a recovery code may stand in for a 2FA code or
+                                  a passkey, which needs the web page)
   logout                          close the saved session
   status                          show who is logged in, their factors and
                                   recovery codes left
@@ -175,13 +177,17 @@ Own factors and password:
                                   first when codes are left, unless --yes)
   pin set                         set or change the PIN
   mfa remove 2FA|PIN              turn a factor off (unless forced)
+  passkeys [--json]               list your passkeys
+  passkeys rename ID NAME         rename one
+  passkeys delete ID [--yes]      delete one (asks first, unless --yes)
+  passkeys add                    (adding a passkey needs a browser: the web page)
   password change                 change the password (asks the current and the new one)
   password reset-request [--email E]
                                   forgot it: mail a reset link (no login needed)
 Admin:
   user list | show ID | create | delete --ids ...
   user set-mfa --type 2FA|PIN --ids ...     (PIN asks for the PIN)
-  user remove-mfa --type 2FA|PIN --ids ...
+  user remove-mfa --type 2FA|PIN|WEBAUTHN --ids ...  (WEBAUTHN: all their passkeys)
   user reset-mfa --ids ...
   user edit --email E [--name N] [--new-email X] [--admin Y|N]
   user disable | enable | unlock --email E
@@ -191,11 +197,12 @@ Other:
   help                            show this help
 Ids are comma- or space-separated; "--ids -" reads them from standard input.
 User edit, disable, enable and unlock take the user's email (--email) or
-their ids (--ids). Factor names (2FA, PIN) may be written in any case.
+their ids (--ids). Factor names (2FA, PIN, WEBAUTHN) may be written in any case.
 
 A code from an authenticator app is 6 digits (spaces ignored), a PIN 4 to
 12 digits: anything else is refused before it is sent, so a typing mistake
-costs no attempt on the server.
+costs no attempt on the server. A passkey (WEBAUTHN) needs a web browser:
+mfactl cannot log in with one, but a recovery code stands in for it.
 
 Global flags (also accepted after the command):
   --server URL   the server (env MFACTL_SERVER, default http://127.0.0.1:8080)
@@ -207,8 +214,9 @@ The session is kept in $MFACTL_CONFIG_DIR (default: the user's config
 directory/mfactl) in session.json, mode 0600.
 
 Exit status: 0 success, 1 error (also: cannot reach the server), 2 usage
-(also: a code or PIN of the wrong shape), 3 not logged in or wrong
-credentials/code/password, 4 admin rights required, 5 locked out (also:
+(also: a code or PIN of the wrong shape; passkeys add), 3 not logged in or
+wrong credentials/code/password (also: the login owes a passkey and no
+recovery code was given), 4 admin rights required, 5 locked out (also:
 too many wrong codes locked the email), 6 server unavailable.
 `
 
@@ -261,6 +269,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		if sub == "remove" {
 			return app.mfaRemove(ctx, rest[1:])
 		}
+	case "passkeys", "passkey":
+		return app.passkeys(ctx, rest)
 	case "password":
 		switch sub {
 		case "change":

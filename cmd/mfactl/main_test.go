@@ -660,8 +660,8 @@ func TestAdminUsers(t *testing.T) {
 
 	// The list: a table, or a JSON array.
 	r = admin.ok(t, "", "user", "list")
-	mustMatch(t, `^ID\s+EMAIL\s+NAME\s+ADMIN\s+STATUS\s+2FA\s+PIN\s+FORCED\s+LAST LOGIN\n`, r.stdout, r)
-	mustMatch(t, `(?m)^`+bobID+`\s+bob@example\.com\s+Bob\s+no\s+active\s+off\s+off\s+-\s+never$`, r.stdout, r)
+	mustMatch(t, `^ID\s+EMAIL\s+NAME\s+ADMIN\s+STATUS\s+2FA\s+PIN\s+PASSKEYS\s+FORCED\s+LAST LOGIN\n`, r.stdout, r)
+	mustMatch(t, `(?m)^`+bobID+`\s+bob@example\.com\s+Bob\s+no\s+active\s+off\s+off\s+off\s+-\s+never$`, r.stdout, r)
 	mustMatch(t, `(?m)^\S+\s+`+regexp.QuoteMeta(testserver.AdminEmail)+`\s+Admin A\s+yes\s`, r.stdout, r)
 	r = admin.ok(t, "", "user", "list", "--json")
 	users := decode[[]userJSON](t, r)

@@ -58,6 +58,10 @@ func (a *app) showTimeLeft(e *client.TwoFAGenerateResp, again string) {
 // has2FA reports whether 2FA is among the factors on.
 func has2FA(methods []client.AuthType) bool { return slices.Contains(methods, client.TwoFA) }
 
+// hasPasskeys reports whether the user has passkeys (WEBAUTHN among the
+// factors on).
+func hasPasskeys(methods []client.AuthType) bool { return slices.Contains(methods, client.WebAuthn) }
+
 // factorState is a factor's state in a user list: "active", "pending
 // enrollment" or "off", from mfa_status; from auth_methods ("on", "off")
 // when the server does not send mfa_status.
@@ -128,12 +132,16 @@ func (a *app) recoveryCodes(ctx context.Context, args []string) error {
 	if a.json {
 		return a.printJSON(map[string][]string{"codes": codes})
 	}
-	fmt.Fprintln(a.stdout, "Your new recovery codes, shown this once; each works once, at login, in place of a code from your authenticator app:")
+	if has2FA(p.AuthMethods) || !hasPasskeys(p.AuthMethods) {
+		fmt.Fprintln(a.stdout, "Your new recovery codes, shown this once; each works once, at login, in place of a code from your authenticator app:")
+	} else {
+		fmt.Fprintln(a.stdout, "Your new recovery codes, shown this once; each works once, at login, in place of your passkey:")
+	}
 	for _, code := range codes {
 		fmt.Fprintln(a.stdout, "  "+code)
 	}
 	fmt.Fprintln(a.stdout, "Keep them somewhere safe, away from your phone. Any earlier codes no longer work.")
-	if !has2FA(p.AuthMethods) {
+	if !has2FA(p.AuthMethods) && !hasPasskeys(p.AuthMethods) {
 		fmt.Fprintln(a.stderr, "Note: 2FA is off; recovery codes serve at logins once it is on (\"mfactl 2fa enroll\").")
 	}
 	return nil

@@ -208,10 +208,10 @@ func TestUserListFactorStates(t *testing.T) {
 	row := func(state2FA, statePIN, forced string) {
 		t.Helper()
 		r := admin.ok(t, "", "user", "list")
-		mustMatch(t, `^ID\s+EMAIL\s+NAME\s+ADMIN\s+STATUS\s+2FA\s+PIN\s+FORCED\s+LAST LOGIN\n`, r.stdout, r)
-		mustMatch(t, `(?m)^`+bobID+`\s+bob@example\.com\s+Bob\s+no\s+active\s+`+state2FA+`\s+`+statePIN+`\s+`+forced+`\s+(never|20\S+ \S+ UTC)$`, r.stdout, r)
+		mustMatch(t, `^ID\s+EMAIL\s+NAME\s+ADMIN\s+STATUS\s+2FA\s+PIN\s+PASSKEYS\s+FORCED\s+LAST LOGIN\n`, r.stdout, r)
+		mustMatch(t, `(?m)^`+bobID+`\s+bob@example\.com\s+Bob\s+no\s+active\s+`+state2FA+`\s+`+statePIN+`\s+off\s+`+forced+`\s+(never|20\S+ \S+ UTC)$`, r.stdout, r)
 		r = admin.ok(t, "", "user", "show", bobID)
-		mustMatch(t, `(?m)^`+bobID+`\s+bob@example\.com\s+Bob\s+no\s+active\s+`+state2FA+`\s+`+statePIN+`\s+`+forced+`\s`, r.stdout, r)
+		mustMatch(t, `(?m)^`+bobID+`\s+bob@example\.com\s+Bob\s+no\s+active\s+`+state2FA+`\s+`+statePIN+`\s+off\s+`+forced+`\s`, r.stdout, r)
 	}
 	row("off", "off", "-")
 

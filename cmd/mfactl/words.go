@@ -79,6 +79,10 @@ func (a *app) worded(err error) error {
 		return said{"one or more of the user ids given are not users of your account; nothing was changed", err}
 	case client.CodeUserNotFound:
 		return said{"no such user in your account", err}
+	case client.CodePasskeysOff:
+		return said{"passkeys are off on this server: it has no public URL (mfad serve --public-url)", err}
+	case client.CodePasskeyNotFound:
+		return said{"you have no passkey with that id; \"mfactl passkeys\" lists yours", err}
 	case client.CodeWrongAuthType:
 		return said{wantedFactors(ae.Msg), err}
 	case client.CodeEnrollment:
@@ -105,6 +109,8 @@ func wantedFactors(msg string) string {
 			wants = append(wants, "the PIN")
 		case client.Recovery:
 			wants = append(wants, "a recovery code")
+		case client.WebAuthn:
+			wants = append(wants, "a passkey (on mfad's web page)")
 		}
 	}
 	if len(wants) == 0 {

@@ -21,6 +21,7 @@
   const API = '/api/1.0';
   const KEY_TOKEN = 'mfad.token';
   const KEY_STEP = 'mfad.step'; // '' for a full session, else the Mfa-Code owed
+  const KEY_METHODS = 'mfad.methods'; // the Mfa-Methods of the step owed: what may answer it
   const KEY_BOUNCE = 'mfad.bounce'; // the last automatic return: {to, at}
   const BOUNCE_MS = 10000; // a second automatic return to the same URL this soon is a loop
 
@@ -36,6 +37,9 @@
   let recoveryCodes = []; // the codes just made, shown once (memory only)
   let returnTo = new URLSearchParams(location.search).get('rd') || ''; // where a proxy sent the browser from
   let resumeTried = false; // the cookie is asked for a session once per load
+  let passkeys = []; // the signed-in user's passkeys (the security page)
+  let renameId = ''; // the passkey the rename form names
+  let twoFAView = 'totp'; // the view of the 2FA step owed: 'totp' (Mfa-Code 1) or 'passkey' (4)
 
   // ---- session state
 
@@ -46,15 +50,24 @@
     };
   }
 
-  function saveSession(token, step) {
+  function saveSession(token, step, methods) {
     sessionStorage.setItem(KEY_TOKEN, token);
     sessionStorage.setItem(KEY_STEP, step || '');
+    sessionStorage.setItem(KEY_METHODS, (step && methods) || '');
   }
 
   function clearSession() {
     sessionStorage.removeItem(KEY_TOKEN);
     sessionStorage.removeItem(KEY_STEP);
+    sessionStorage.removeItem(KEY_METHODS);
     profile = null;
+    passkeys = [];
+  }
+
+  // stepMethods are the auth_types that may answer the step owed, from
+  // the server's Mfa-Methods header (empty when it sent none).
+  function stepMethods() {
+    return (sessionStorage.getItem(KEY_METHODS) || '').split(',').map((m) => m.trim()).filter((m) => m !== '');
   }
 
   // ---- the API
@@ -77,7 +90,7 @@
     return btoa(bin);
   }
 
-  // api calls the API. It resolves with {status, data, mfaCode} for a 2xx
+  // api calls the API. It resolves with {status, data, mfaCode, methods} for a 2xx
   // answer and rejects with an ApiError otherwise (code -1 when the answer
   // is not an ErrorModel, status 0 when the server cannot be reached).
   async function api(method, path, opts) {
@@ -114,7 +127,7 @@
       try { data = JSON.parse(text); } catch (e) { data = null; }
     }
     if (res.ok) {
-      return { status: res.status, data: data, mfaCode: res.headers.get('Mfa-Code') || '' };
+      return { status: res.status, data: data, mfaCode: res.headers.get('Mfa-Code') || '', methods: res.headers.get('Mfa-Methods') || '' };
     }
     const code = data && typeof data.code === 'number' ? data.code : -1;
     const msg = data && typeof data.msg === 'string' ? data.msg : res.statusText;
@@ -140,7 +153,9 @@
   // errorText turns an API error into a sentence for people. ctx says what
   // was being done: 'signin', 'totp', 'recovery', 'pin', 'enroll',
   // 'profile-pin', 'remove', 'users', 'users-pin', 'create', 'settings',
-  // 'load', 'password' (change or reset), 'forgot', 'edit', 'recovery-make'.
+  // 'load', 'password' (change or reset), 'forgot', 'edit', 'recovery-make',
+  // 'passkey' (signing in with one), 'passkey-add', 'passkey-rename',
+  // 'passkey-delete'.
   // A refused password (code 2, msg "password: ...") is said as such
   // wherever it happens.
   function errorText(err, ctx) {
@@ -152,6 +167,7 @@
         if (ctx === 'profile-pin' || ctx === 'users-pin') return 'A PIN must be 4 to 12 digits.';
         if (ctx === 'totp' || ctx === 'enroll') return 'Enter the 6-digit code from your authenticator app.';
         if (ctx === 'pin') return 'Enter your PIN: 4 to 12 digits.';
+        if ((ctx === 'passkey-add' || ctx === 'passkey-rename') && err.message.startsWith('name: ')) return 'A passkey\u2019s name is 1 to 64 characters, without control characters.';
         if (err.message.startsWith('password: ')) return 'The password is refused: ' + err.message.slice(10) + '.';
         return 'Please check the form: ' + err.message + '.';
       case 3: return 'The request is too large.';
@@ -163,6 +179,8 @@
         let text;
         if (ctx === 'pin') {
           text = 'Wrong PIN. Check it and try again.';
+        } else if (ctx === 'passkey') {
+          text = 'Your passkey was not accepted: it is not a passkey of this account, it answered too late, or it looks like a copy of one (its signature counter went back).';
         } else if (ctx === 'recovery') {
           text = 'That recovery code is wrong or was used already. Check it, or try another of your codes.';
         } else if (err.details.code_used || /already used/.test(err.message)) {
@@ -196,6 +214,9 @@
       case 27: return 'Your current password is wrong. (Failed attempts count towards a lockout.)';
       case 28: return 'Password reset by mail is not set up on this server. An administrator can set a new password for you.';
       case 29: return 'This reset link is unknown, used, replaced by a newer one or expired. Ask for a new one below.';
+      case 30: return 'Passkeys are off on this server: it has no public URL set. An administrator can turn them on (mfad serve --public-url).';
+      case 31: return 'The passkey was not added: ' + err.message + '.';
+      case 32: return 'That passkey no longer exists: it was deleted meanwhile.';
     }
     if (err.status === 429) return lockedText(err.retryAfter);
     if (err.status === 503) return 'The service is busy or unavailable. Try again in a few seconds.';
@@ -318,6 +339,7 @@
     signin: 'Sign in',
     totp: 'Authentication code',
     pin: 'PIN',
+    passkey: 'Passkey',
     enroll: 'Set up two-factor authentication',
     security: 'Security',
     users: 'Users',
@@ -442,7 +464,7 @@
       return;
     }
     if (r.status === 207) {
-      saveSession(tok, r.mfaCode || '1');
+      saveSession(tok, r.mfaCode || '1', r.methods);
       go('#/');
       return;
     }
@@ -511,11 +533,27 @@
   }
 
   function showStep(step) {
+    const methods = stepMethods();
     switch (step) {
       case '1':
+        twoFAView = 'totp';
+        placeRecovery();
+        // A passkey may answer too when the server says so.
+        $('totp-passkey-line').hidden = !methods.includes('WEBAUTHN');
         useRecovery(false);
         showView('totp', 'totp-code');
         return;
+      case '4': {
+        twoFAView = 'passkey';
+        placeRecovery();
+        // Recovery codes are offered unless the server says the user has none.
+        const noCodes = methods.length > 0 && !methods.includes('RECOVERY');
+        $('passkey-recovery-line').hidden = noCodes;
+        $('passkey-no-recovery').hidden = !noCodes;
+        useRecovery(false);
+        showView('passkey', 'passkey-use');
+        return;
+      }
       case '2':
         $('pin-code').value = '';
         showView('pin', 'pin-code');
@@ -528,15 +566,27 @@
     go('#/', 'The server asked for a sign-in step this page does not know (Mfa-Code ' + step + ').', 'error');
   }
 
-  // useRecovery switches the 2FA step between the authenticator code and
-  // a recovery code.
+  // placeRecovery moves the recovery form into the view of the 2FA step
+  // owed, with the way back to that step's own factor.
+  function placeRecovery() {
+    const passkey = twoFAView === 'passkey';
+    $('view-' + twoFAView).append($('recovery-form'));
+    $('recovery-intro').textContent = passkey
+      ? 'Cannot use your passkey? Enter one of the recovery codes you saved. Each code works once.'
+      : 'Lost your authenticator? Enter one of the recovery codes you saved when you set up 2FA. Each code works once.';
+    $('recovery-use-totp').textContent = passkey ? 'Use your passkey instead' : 'Use the authenticator app instead';
+  }
+
+  // useRecovery switches the 2FA step between its own factor (the
+  // authenticator code, or the passkey) and a recovery code.
   function useRecovery(on) {
-    $('totp-form').hidden = on;
+    const own = twoFAView === 'passkey' ? 'passkey-form' : 'totp-form';
+    $(own).hidden = on;
     $('recovery-form').hidden = !on;
     $('totp-code').value = '';
     $('recovery-code').value = '';
     showMsg('');
-    $(on ? 'recovery-code' : 'totp-code').focus();
+    $(on ? 'recovery-code' : (twoFAView === 'passkey' ? 'passkey-use' : 'totp-code')).focus();
   }
 
   function codeValue(id) {
@@ -589,6 +639,105 @@
         }
       }
     });
+  }
+
+  // ---- passkeys (WebAuthn)
+
+  // noWebAuthn says why this browser cannot use passkeys on this page, or
+  // '' when it can. The page needs the JSON forms of the WebAuthn API
+  // (parseCreationOptionsFromJSON, parseRequestOptionsFromJSON, toJSON).
+  function noWebAuthn() {
+    if (!window.isSecureContext) {
+      return 'Passkeys need a secure page (https, or localhost): open mfad at its https address.';
+    }
+    const pkc = window.PublicKeyCredential;
+    if (!pkc || !navigator.credentials || typeof navigator.credentials.create !== 'function') {
+      return 'This browser cannot use passkeys: it lacks WebAuthn. Use a current version of Chrome, Edge, Firefox or Safari.';
+    }
+    if (typeof pkc.parseCreationOptionsFromJSON !== 'function' || typeof pkc.parseRequestOptionsFromJSON !== 'function') {
+      return 'This browser\u2019s WebAuthn is too old for this page. Update the browser to use passkeys.';
+    }
+    return '';
+  }
+
+  // ceremonyText words why the browser's passkey ceremony failed (a
+  // DOMException of credentials.create or get, or null for no answer);
+  // adding tells which ceremony it was.
+  function ceremonyText(e, adding) {
+    const name = (e && e.name) || '';
+    switch (name) {
+      case 'NotAllowedError':
+      case 'AbortError':
+        return adding
+          ? 'No passkey was made: the request was cancelled or timed out.'
+          : 'The passkey did not sign you in: the request was cancelled or timed out, or this device holds no passkey of your account.';
+      case 'InvalidStateError':
+        if (adding) return 'This authenticator holds one of your passkeys already: use another one, or rename the one you have.';
+        break;
+      case 'SecurityError':
+        return 'The browser refused: this page\u2019s address is not the one the server expects for passkeys (its public URL). Open mfad at that address.';
+      case 'NotSupportedError':
+        return 'This authenticator cannot make a passkey the server accepts. Try another one.';
+    }
+    return (adding ? 'No passkey was made' : 'The passkey did not sign you in') + ' (' + (name || 'no answer from the browser') + ').';
+  }
+
+  // passkeyLogin answers the 2FA step with a passkey: the options from the
+  // server, the browser's ceremony, the assertion back. A cancelled or
+  // failed ceremony, or a refused passkey, leaves the step as it was, to
+  // try again or to answer another way: next says which (a sentence).
+  async function passkeyLogin(form, next) {
+    const cannot = noWebAuthn();
+    if (cannot) {
+      showMsg(cannot + ' ' + next, 'error', form);
+      return;
+    }
+    await busy(form, async () => {
+      let options;
+      try {
+        const r = await api('POST', '/session/login/passkey');
+        options = r.data && r.data.publicKey;
+      } catch (err) {
+        fail(err, 'passkey', form);
+        return;
+      }
+      let cred = null;
+      let failure = null;
+      try {
+        cred = await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options) });
+      } catch (e) {
+        failure = e;
+      }
+      if (!cred) {
+        showMsg(ceremonyText(failure, false) + ' ' + next, 'error', form);
+        return;
+      }
+      try {
+        const r = await api('POST', '/session/login', { body: { auth_type: 'WEBAUTHN', credential: cred.toJSON() } });
+        afterLogin(r);
+      } catch (err) {
+        if (err.code === 13 && !err.details.session_closed && !err.details.locked_seconds) {
+          showMsg(errorText(err, 'passkey') + ' ' + next, 'error', form);
+        } else {
+          fail(err, 'passkey', form);
+        }
+      }
+    });
+  }
+
+  // onPasskeyStep: the passkey at Mfa-Code 4.
+  async function onPasskeyStep(ev) {
+    ev.preventDefault();
+    const codes = !$('passkey-recovery-line').hidden;
+    await passkeyLogin($('passkey-form'), codes ? 'Try again, or use a recovery code.' : 'Try again.');
+    if (!$('view-passkey').hidden && !$('passkey-form').hidden) $('passkey-use').focus();
+  }
+
+  // onTotpPasskey: a passkey instead of the code at Mfa-Code 1; on failure
+  // the code field is there, ready.
+  async function onTotpPasskey() {
+    await passkeyLogin($('totp-form'), 'Enter the code from your authenticator app instead, or try the passkey again.');
+    if (!$('view-totp').hidden && !$('totp-form').hidden) $('totp-code').focus();
   }
 
   async function cancelLogin() {
@@ -750,18 +899,20 @@
   }
 
   async function showSecurity(seq) {
-    let p;
+    let p, list;
     try {
-      p = await loadProfile();
+      [p, list] = await Promise.all([loadProfile(), api('GET', '/profile/passkeys')]);
     } catch (err) {
       fail(err, 'load');
       return;
     }
     if (seq !== renderSeq) return;
+    passkeys = (list.data && list.data.passkeys) || [];
     const methods = p.auth_methods || [];
     const forced = p.forced_auth || [];
     const has2fa = methods.includes('2FA');
     const hasPin = methods.includes('PIN');
+    const hasPk = passkeys.length > 0;
     const forced2fa = forced.includes('2FA');
     const forcedPin = forced.includes('PIN');
     $('sec-pw-user').value = p.email;
@@ -778,17 +929,24 @@
       ? (forced2fa
         ? 'Two-factor authentication is on and required: it cannot be turned off here.'
         : 'Two-factor authentication is on: signing in asks for a code from your authenticator app.')
-      : 'Two-factor authentication is off. Turn it on to ask for a code from an authenticator app at every sign-in.';
+      : hasPk
+        ? 'No authenticator app is set up: your passkeys are your second factor. You can add an authenticator app as well.'
+        : 'Two-factor authentication is off. Turn it on to ask for a code from an authenticator app at every sign-in.';
 
+    showPasskeys(has2fa);
+
+    // Recovery codes stand in for the authenticator app and for passkeys.
+    const second = has2fa || hasPk;
+    const lost = has2fa && hasPk ? 'your authenticator app or your passkeys' : has2fa ? 'your authenticator app' : 'your passkeys';
     const left = typeof p.recovery_codes_left === 'number' ? p.recovery_codes_left : 0;
-    $('sec-rc-make').hidden = !has2fa;
+    $('sec-rc-make').hidden = !second;
     $('sec-rc-make').textContent = left > 0 ? 'Make new recovery codes' : 'Make recovery codes';
-    $('sec-rc-state').textContent = !has2fa
-      ? 'Recovery codes stand in for your authenticator app when you lose it. Turn on 2FA first.'
+    $('sec-rc-state').textContent = !second
+      ? 'Recovery codes stand in for your authenticator app or your passkey when you lose it. Turn on 2FA or add a passkey first.'
       : left > 0
-        ? 'You have ' + plural(left, 'unused recovery code') + '. Each works once, in place of a code from your authenticator app.'
-        : 'You have no recovery codes. Make some and keep them safe: they let you sign in when you lose your authenticator app.';
-    $('sec-rc-warning').hidden = !(has2fa && left > 0 && left <= 2);
+        ? 'You have ' + plural(left, 'unused recovery code') + '. Each works once, in place of ' + (has2fa ? 'a code from your authenticator app' : 'your passkey') + (has2fa && hasPk ? ' or your passkey' : '') + '.'
+        : 'You have no recovery codes. Make some and keep them safe: they let you sign in when you lose ' + lost + '.';
+    $('sec-rc-warning').hidden = !(second && left > 0 && left <= 2);
     $('sec-rc-warning').textContent = 'Only ' + plural(left, 'recovery code') + ' left: make new ones soon.';
     $('sec-rc-new').hidden = recoveryCodes.length === 0;
 
@@ -841,6 +999,166 @@
     });
   }
 
+  // ---- passkeys on the security page
+
+  // showPasskeys fills the passkeys' part of the security page from
+  // passkeys; has2fa says whether an authenticator app is set up too.
+  function showPasskeys(has2fa) {
+    const n = passkeys.length;
+    $('sec-pk-state').textContent = n ? 'On (' + plural(n, 'passkey') + ')' : 'Off';
+    const cannot = noWebAuthn();
+    $('sec-pk-help').textContent = n
+      ? (has2fa
+        ? 'At sign-in you can use a passkey instead of a code from your authenticator app.'
+        : 'Signing in asks for one of your passkeys after your password.') + (cannot ? ' ' + cannot : '')
+      : 'A passkey is a security key, or the screen lock of this device or of your phone, that proves it is you at sign-in: no code to type.' +
+        (cannot ? ' ' + cannot : '');
+    const body = $('sec-pk-list');
+    body.textContent = '';
+    for (const k of passkeys) {
+      const tr = document.createElement('tr');
+      tr.dataset.id = k.id;
+      const name = cell('th', 'Name', k.name, true);
+      name.scope = 'row';
+      const act = document.createElement('td');
+      act.dataset.label = 'Actions';
+      act.className = 'actions-cell';
+      const ren = document.createElement('button');
+      ren.type = 'button';
+      ren.className = 'secondary small';
+      ren.dataset.action = 'rename';
+      ren.textContent = 'Rename';
+      ren.setAttribute('aria-label', 'Rename the passkey ' + k.name);
+      ren.addEventListener('click', () => openRename(k.id));
+      const del = document.createElement('button');
+      del.type = 'button';
+      del.className = 'danger small';
+      del.dataset.action = 'delete';
+      del.textContent = 'Delete\u2026';
+      del.setAttribute('aria-label', 'Delete the passkey ' + k.name);
+      del.addEventListener('click', (ev) => deletePasskey(ev.currentTarget, k.id));
+      act.append(ren, ' ', del);
+      tr.append(name, cell('td', 'Added', when(k.created)), cell('td', 'Last used', when(k.last_used)), act);
+      body.append(tr);
+    }
+    $('sec-pk-table').hidden = n === 0;
+    $('sec-pk-rename-form').hidden = true;
+    renameId = '';
+    $('sec-pk-add').textContent = n ? 'Add another passkey' : 'Add a passkey';
+  }
+
+  async function onAddPasskey(ev) {
+    ev.preventDefault();
+    const form = $('sec-pk-form');
+    const name = $('sec-pk-name').value.trim();
+    if (!name || [...name].length > 64) {
+      showMsg('Give the new passkey a name of 1 to 64 characters, such as YubiKey or Work laptop, to tell it from others.', 'error', form);
+      $('sec-pk-name').focus();
+      return;
+    }
+    const cannot = noWebAuthn();
+    if (cannot) {
+      showMsg(cannot, 'error', form);
+      return;
+    }
+    await busy(form, async () => {
+      let options;
+      try {
+        const r = await api('POST', '/profile/passkeys/options');
+        options = r.data && r.data.publicKey;
+      } catch (err) {
+        fail(err, 'passkey-add', form);
+        return;
+      }
+      let cred = null;
+      let failure = null;
+      try {
+        cred = await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) });
+      } catch (e) {
+        failure = e;
+      }
+      if (!cred) {
+        showMsg(ceremonyText(failure, true) + ' Try again when you are ready.', 'error', form);
+        $('sec-pk-add').focus();
+        return;
+      }
+      let added;
+      try {
+        const r = await api('POST', '/profile/passkeys', { body: { name: name, credential: cred.toJSON() } });
+        added = r.data || {};
+      } catch (err) {
+        fail(err, 'passkey-add', form);
+        return;
+      }
+      form.reset();
+      go('#/security', 'The passkey \u201c' + (added.name || name) + '\u201d is added: you can sign in with it.', 'ok');
+    });
+  }
+
+  function openRename(id) {
+    const k = passkeys.find((x) => x.id === id);
+    if (!k) return;
+    renameId = id;
+    $('sec-pk-rename-label').textContent = 'New name for the passkey \u201c' + k.name + '\u201d';
+    $('sec-pk-rename').value = k.name;
+    $('sec-pk-rename-form').hidden = false;
+    showMsg('');
+    $('sec-pk-rename').select();
+    $('sec-pk-rename').focus();
+  }
+
+  async function onRenamePasskey(ev) {
+    ev.preventDefault();
+    const form = $('sec-pk-rename-form');
+    const name = $('sec-pk-rename').value.trim();
+    if (!name || [...name].length > 64) {
+      showMsg('A passkey\u2019s name is 1 to 64 characters.', 'error', form);
+      $('sec-pk-rename').focus();
+      return;
+    }
+    await busy(form, async () => {
+      try {
+        await api('POST', '/profile/passkeys/rename', { body: { id: renameId, name: name } });
+      } catch (err) {
+        if (err.code === 32) {
+          go('#/security', errorText(err, 'passkey-rename'), 'error');
+          return;
+        }
+        fail(err, 'passkey-rename', form);
+        return;
+      }
+      go('#/security', 'The passkey is renamed \u201c' + name + '\u201d.', 'ok');
+    });
+  }
+
+  async function deletePasskey(btn, id) {
+    const k = passkeys.find((x) => x.id === id);
+    if (!k) return;
+    const last = passkeys.length === 1;
+    const has2fa = profile && (profile.auth_methods || []).includes('2FA');
+    let warn = 'You can no longer sign in with it.';
+    if (last) {
+      warn += has2fa
+        ? ' Signing in will ask for a code from your authenticator app again.'
+        : ' It is your last passkey: signing in will no longer ask for one (unless 2FA is required, which then asks you to set up an authenticator app).';
+    }
+    const ok = await confirmDialog('Delete the passkey \u201c' + k.name + '\u201d?', warn, 'Delete passkey');
+    if (!ok) return;
+    await busy(btn, async () => {
+      try {
+        await api('POST', '/profile/passkeys/delete', { body: { id: id } });
+      } catch (err) {
+        if (err.code === 32) {
+          go('#/security', errorText(err, 'passkey-delete'), 'error');
+          return;
+        }
+        fail(err, 'passkey-delete', $('sec-pk'));
+        return;
+      }
+      go('#/security', 'The passkey \u201c' + k.name + '\u201d is deleted.', 'ok');
+    });
+  }
+
   // ---- recovery codes
 
   async function makeRecoveryCodes(btn) {
@@ -877,7 +1195,7 @@
   function recoveryText() {
     const who = profile ? profile.email : '';
     return 'mfad recovery codes for ' + who + '\n' +
-      'Made ' + new Date().toISOString().slice(0, 10) + '. Each code works once, in place of a code from your authenticator app.\n\n' +
+      'Made ' + new Date().toISOString().slice(0, 10) + '. Each code works once, at sign-in, in place of a code from your authenticator app or of your passkey.\n\n' +
       recoveryCodes.join('\n') + '\n';
   }
 
@@ -1030,10 +1348,17 @@
 
   const FACTOR_WORDS = { active: 'Active', pending_enrollment: 'Pending setup', off: 'Off' };
 
+  // factorState is a factor's state: mfa_status's, else from auth_methods.
+  function factorState(u, type) {
+    return (u.mfa_status && u.mfa_status[type]) || ((u.auth_methods || []).includes(type) ? 'active' : 'off');
+  }
+
   // factorText is a factor's state for people, with "forced" when it is.
+  // 2FA on or forced without an authenticator app is satisfied by passkeys.
   function factorText(u, type) {
-    const st = (u.mfa_status && u.mfa_status[type]) || ((u.auth_methods || []).includes(type) ? 'active' : 'off');
+    const st = factorState(u, type);
     let text = FACTOR_WORDS[st] || st;
+    if (type === '2FA' && st === 'off' && (u.auth_methods || []).includes('2FA') && factorState(u, 'WEBAUTHN') === 'active') text = 'By passkey';
     if ((u.forced_auth || []).includes(type)) text += ', forced';
     return text;
   }
@@ -1101,6 +1426,7 @@
         cell('td', 'Status', u.status === 'D' ? 'Disabled' : 'Active'),
         cell('td', '2FA', factorText(u, '2FA')),
         cell('td', 'PIN', factorText(u, 'PIN')),
+        cell('td', 'Passkeys', factorText(u, 'WEBAUTHN')),
         cell('td', 'Last sign-in', when(u.last_login)));
       tr.cells[2].scope = 'row';
       const act = document.createElement('td');
@@ -1131,6 +1457,7 @@
     if (st['2FA'] === 'active') items.push(['reset-2fa', 'Reset 2FA (new authenticator)']);
     if (methods.includes('2FA')) items.push(['remove-2fa', 'Remove 2FA\u2026']);
     if (methods.includes('PIN')) items.push(['remove-pin', 'Remove PIN\u2026']);
+    if (factorState(u, 'WEBAUTHN') === 'active') items.push(['remove-passkeys', 'Remove passkeys\u2026']);
     items.push(['unlock', 'Unlock']);
     if (!self) {
       items.push(u.status === 'D' ? ['enable', 'Enable'] : ['disable', 'Disable']);
@@ -1198,6 +1525,7 @@
     'force-pin': { path: '/user/set-mfa', body: { auth_type: 'PIN' }, done: 'PIN is forced on', closes: true, pin: true },
     'remove-2fa': { path: '/user/remove-mfa', body: { auth_type: '2FA' }, done: '2FA is removed for', confirm: 'Remove 2FA', warn: 'They will sign in without an authenticator code, and their recovery codes are deleted.' },
     'remove-pin': { path: '/user/remove-mfa', body: { auth_type: 'PIN' }, done: 'PIN is removed for', confirm: 'Remove PIN', warn: 'They will sign in without a PIN.' },
+    'remove-passkeys': { path: '/user/remove-mfa', body: { auth_type: 'WEBAUTHN' }, done: 'Passkeys are removed for', closes: true, confirm: 'Remove passkeys', warn: 'Every passkey of theirs is deleted and their sessions are closed. They sign in with their other factors; when 2FA is required and they have no authenticator app, the next sign-in sets one up.' },
     'reset-2fa': { path: '/user/reset-mfa', body: { auth_type: '2FA' }, done: '2FA is reset for', closes: true },
     'unlock': { path: '/user/unlock', body: {}, done: 'Failed sign-in attempts are cleared for' },
     'disable': { path: '/user/edit', body: { status: 'D' }, done: 'Sign-in is disabled for', closes: true },
@@ -1443,6 +1771,9 @@
     $('totp-form').addEventListener('submit', onTotp);
     $('recovery-form').addEventListener('submit', onRecovery);
     $('totp-use-recovery').addEventListener('click', () => useRecovery(true));
+    $('totp-use-passkey').addEventListener('click', onTotpPasskey);
+    $('passkey-form').addEventListener('submit', onPasskeyStep);
+    $('passkey-use-recovery').addEventListener('click', () => useRecovery(true));
     $('recovery-use-totp').addEventListener('click', () => useRecovery(false));
     $('pin-form').addEventListener('submit', onPin);
     $('enroll-form').addEventListener('submit', onEnroll);
@@ -1457,6 +1788,9 @@
     $('sec-rc-print').addEventListener('click', () => window.print());
     $('sec-rc-done').addEventListener('click', doneRecoveryCodes);
     $('sec-pin-form').addEventListener('submit', onSetPin);
+    $('sec-pk-form').addEventListener('submit', onAddPasskey);
+    $('sec-pk-rename-form').addEventListener('submit', onRenamePasskey);
+    $('sec-pk-rename-cancel').addEventListener('click', () => { $('sec-pk-rename-form').hidden = true; renameId = ''; showMsg(''); });
     $('sec-pin-remove').addEventListener('click', (ev) => removeFactor(ev.currentTarget, 'PIN'));
     $('acct-form').addEventListener('submit', onSettings);
     $('users-form').addEventListener('submit', onApply);
