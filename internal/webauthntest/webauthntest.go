@@ -105,8 +105,12 @@ func (a *Authenticator) Create(optionsJSON []byte) ([]byte, error) {
 
 // CreateFor answers a registration with challenge (base64url).
 func (a *Authenticator) CreateFor(challenge string) ([]byte, error) {
-	x, y := a.key.PublicKey.X.FillBytes(make([]byte, 32)), a.key.PublicKey.Y.FillBytes(make([]byte, 32))
-	cose, err := cbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: x, -3: y})
+	pub, err := a.key.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil {
+		return nil, err
+	}
+	x, y := pub[1:33], pub[33:65]
+	cose, err := cbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: x, -3: y}) // EC2, ES256, P-256
 	if err != nil {
 		return nil, err
 	}
