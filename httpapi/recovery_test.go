@@ -229,8 +229,8 @@ func TestMFAStatus(t *testing.T) {
 	}
 	want := func(id string, twoFA, pin string) {
 		t.Helper()
-		if got := status(id); got["2FA"] != twoFA || got["PIN"] != pin || len(got) != 2 {
-			t.Fatalf("mfa_status %v, want 2FA %s, PIN %s", got, twoFA, pin)
+		if got := status(id); got["2FA"] != twoFA || got["PIN"] != pin || got["WEBAUTHN"] != auth.FactorOff || len(got) != 3 {
+			t.Fatalf("mfa_status %v, want 2FA %s, PIN %s, WEBAUTHN off", got, twoFA, pin)
 		}
 	}
 	want(forced, auth.FactorPending, auth.FactorOff)
@@ -241,7 +241,7 @@ func TestMFAStatus(t *testing.T) {
 	// GET /user carries it too.
 	r := e.get("/user", e.adminAToken)
 	e.wantStatus(r, 200)
-	if !strings.Contains(string(r.Body), `"mfa_status":{"2FA":"active","PIN":"active"}`) {
+	if !strings.Contains(string(r.Body), `"mfa_status":{"2FA":"active","PIN":"active","WEBAUTHN":"off"}`) {
 		t.Fatalf("GET /user without the enrolled user's mfa_status: %s", r.Body)
 	}
 }
