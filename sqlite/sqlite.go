@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	sqlite3 "modernc.org/sqlite"
@@ -50,7 +51,23 @@ type Store struct {
 	// alone uses them.
 	wstmts map[string]*sql.Stmt // nil: could not be prepared
 	wwant  map[string]bool      // to prepare after the current commit
+
+	// dataVersion is the writer connection's PRAGMA data_version when last
+	// read: it changes when another connection, so another process,
+	// commits (this process writes through this connection only).
+	dataVersion int64
 }
+
+// The session cache (sqlstore.SessionCache): how many sessions it keeps at
+// most (about 1 KB each), and how often the writer looks for commits of
+// other processes, which empty it. A change made by another process (mfad
+// user, mfad account create on the same file) is therefore seen within
+// DataVersionEvery, plus the time the writer takes to finish its current
+// group of writes.
+const (
+	SessionCacheSize = 20000
+	DataVersionEvery = 250 * time.Millisecond
+)
 
 var _ mfad.Store = (*Store)(nil)
 
@@ -67,6 +84,9 @@ type Options struct {
 	// durable against a killed process (WAL mode) but not against a power
 	// failure, and makes each commit several times cheaper.
 	Synchronous string
+	// NoSessionCache turns the session cache off: every authenticated
+	// request reads the database (for comparisons).
+	NoSessionCache bool
 }
 
 // OpenWith is Open with options.
@@ -122,6 +142,14 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	r.SetMaxIdleConns(n)
 	s := &Store{w: w, r: &rdb{DB: r}, wstmts: map[string]*sql.Stmt{}, wwant: map[string]bool{}, writes: make(chan *write), quit: make(chan struct{}), stopped: make(chan struct{})}
 	s.Store = sqlstore.New(s.dialect())
+	if !o.NoSessionCache {
+		s.Store.Cache = sqlstore.NewSessionCache(SessionCacheSize)
+		if err := w.QueryRowContext(ctx, "PRAGMA data_version").Scan(&s.dataVersion); err != nil {
+			r.Close()
+			w.Close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+	}
 	go s.writer()
 	return s, nil
 }
@@ -300,6 +328,12 @@ func (s *Store) writer() {
 	defer close(s.stopped)
 	group := make([]*write, 0, maxGroup)
 	var next *write // a solo write that ended the last gathering
+	var tick <-chan time.Time
+	if s.Store.Cache != nil {
+		t := time.NewTicker(DataVersionEvery)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		if next != nil {
 			group, next = append(group[:0], next), nil
@@ -307,6 +341,9 @@ func (s *Store) writer() {
 			select {
 			case w := <-s.writes:
 				group = append(group[:0], w)
+			case <-tick:
+				s.checkDataVersion()
+				continue
 			case <-s.quit:
 				return
 			}
@@ -331,6 +368,17 @@ func (s *Store) writer() {
 			s.commitGroup(group)
 		}
 		s.prepareWanted()
+	}
+}
+
+// checkDataVersion empties the session cache when another process has
+// committed since the last look. A failed look empties it too (the safe
+// side).
+func (s *Store) checkDataVersion() {
+	var v int64
+	if err := s.w.QueryRow("PRAGMA data_version").Scan(&v); err != nil || v != s.dataVersion {
+		s.Store.Cache.ForgetAll()
+		s.dataVersion = v
 	}
 }
 

@@ -219,6 +219,24 @@ func (r resp) want(t *testing.T, status int, what string) {
 	}
 }
 
+// within asks until the answer has status, for d at most (a change made by
+// another process on the same SQLite file reaches the server's session
+// cache within a second); it returns how long that took.
+func (s *instance) within(t *testing.T, d time.Duration, status int, what, method, path string, opts ...reqOpt) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		r := s.do(t, method, path, nil, opts...)
+		if r.status == status {
+			return time.Since(start)
+		}
+		if time.Since(start) > d {
+			t.Fatalf("%s: status %d after %s, want %d; body %s", what, r.status, d, status, r.body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (r resp) decode(t *testing.T, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {

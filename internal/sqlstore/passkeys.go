@@ -12,6 +12,7 @@ import (
 // ---- passkeys
 
 func (s *Store) AddPasskey(ctx context.Context, p *mfad.Passkey) error {
+	defer s.Cache.ForgetUsers(p.UserID)
 	return s.tx(ctx, func(q Querier) error {
 		var n int
 		err := q.QueryRow(s.SQL.CountPasskey, ms(p.Created), p.UserID, mfad.MaxPasskeys).Scan(&n)
@@ -65,6 +66,7 @@ func (s *Store) RenamePasskey(ctx context.Context, userID, id, name string, now 
 }
 
 func (s *Store) DeletePasskey(ctx context.Context, userID, id string, now time.Time) error {
+	defer s.Cache.ForgetUsers(userID)
 	return s.tx(ctx, func(q Querier) error {
 		res, err := q.Exec(s.SQL.DeletePasskey, id, userID)
 		if err != nil {
@@ -79,6 +81,7 @@ func (s *Store) DeletePasskey(ctx context.Context, userID, id string, now time.T
 }
 
 func (s *Store) AdminDeletePasskeys(ctx context.Context, accountID string, ids []string, now time.Time) error {
+	defer s.Cache.ForgetUsers(ids...)
 	return s.write(ctx, true, func(q Querier) error {
 		list, err := s.lockIDs(q, accountID, ids)
 		if err != nil {

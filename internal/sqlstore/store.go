@@ -23,6 +23,10 @@ type Store struct {
 	SQL          Statements // the statements, in the dialect's SQL
 	lockThrottle string
 	lockLimited  string
+
+	// Cache, when set, answers SessionUser from memory (see
+	// SessionCache); every write below forgets what it may change.
+	Cache *SessionCache
 }
 
 // New returns the store of dialect d.
@@ -83,6 +87,7 @@ func (s *Store) SetMeta(ctx context.Context, key, value string) error {
 // throttle rows that are neither locked nor in a window (windows are at
 // most a day long).
 func (s *Store) Purge(ctx context.Context, now time.Time) error {
+	defer s.Cache.ForgetAll()
 	n, day := ms(now), int64(24*time.Hour/time.Millisecond)
 	return s.write(ctx, true, func(q Querier) error {
 		if _, err := q.Exec(s.SQL.PurgeSessions, n); err != nil {
@@ -131,6 +136,7 @@ func (s *Store) Account(ctx context.Context, id string) (*mfad.Account, error) {
 }
 
 func (s *Store) SetAccountForce2FA(ctx context.Context, id string, on bool, now time.Time) error {
+	defer s.Cache.ForgetAccount(id)
 	return s.tx(ctx, func(q Querier) error {
 		res, err := q.Exec(s.SQL.SetAccountForce, on, ms(now), id)
 		if err != nil {
@@ -248,6 +254,7 @@ func (s *Store) lockIDs(q Querier, accountID string, ids []string) (any, error) 
 // foreign key's cascade: what it removes does not depend on a setting of
 // the database (SQLite enforces foreign keys only when asked to).
 func (s *Store) DeleteUsers(ctx context.Context, accountID string, ids []string) error {
+	defer s.Cache.ForgetUsers(ids...)
 	return s.write(ctx, true, func(q Querier) error {
 		list, err := s.lockIDs(q, accountID, ids)
 		if err != nil {
@@ -264,6 +271,7 @@ func (s *Store) DeleteUsers(ctx context.Context, accountID string, ids []string)
 // EditUsers applies e to the users of ids, all of them or none. A new
 // email takes the new identity key with it.
 func (s *Store) EditUsers(ctx context.Context, accountID string, ids []string, e mfad.UserEdit, now time.Time) error {
+	defer s.Cache.ForgetUsers(ids...)
 	return s.write(ctx, true, func(q Querier) error {
 		list, err := s.lockIDs(q, accountID, ids)
 		if err != nil {
@@ -303,6 +311,7 @@ func (s *Store) EditUsers(ctx context.Context, accountID string, ids []string, e
 }
 
 func (s *Store) SetPassword(ctx context.Context, userID, hash string, keepHash []byte, now time.Time) error {
+	defer s.Cache.ForgetUsers(userID)
 	return s.setHash(ctx, s.SQL.SetPassword, userID, hash, keepHash, now)
 }
 
@@ -326,6 +335,7 @@ func (s *Store) setHash(ctx context.Context, query, userID, hash string, keepHas
 // ---- sessions
 
 func (s *Store) CreateSession(ctx context.Context, se *mfad.Session) error {
+	defer s.Cache.ForgetUsers(se.UserID) // the cap may close the user's other limited sessions
 	return s.tx(ctx, func(q Querier) error {
 		if se.Kind != mfad.SessionLimited {
 			return s.insertSession(q, se, true)
@@ -384,6 +394,21 @@ func (s *Store) Session(ctx context.Context, hash []byte) (*mfad.Session, error)
 }
 
 func (s *Store) SessionUser(ctx context.Context, hash []byte) (*mfad.Session, *mfad.User, *mfad.Account, error) {
+	if s.Cache == nil {
+		return s.sessionUser(ctx, hash)
+	}
+	if se, u, a, ok := s.Cache.get(hash); ok {
+		return se, u, a, nil
+	}
+	gen := s.Cache.generation()
+	se, u, a, err := s.sessionUser(ctx, hash)
+	if err == nil {
+		s.Cache.put(gen, se, u, a)
+	}
+	return se, u, a, err
+}
+
+func (s *Store) sessionUser(ctx context.Context, hash []byte) (*mfad.Session, *mfad.User, *mfad.Account, error) {
 	var se mfad.Session
 	var a mfad.Account
 	var kind string
@@ -402,14 +427,17 @@ func (s *Store) SessionUser(ctx context.Context, hash []byte) (*mfad.Session, *m
 }
 
 func (s *Store) TouchSession(ctx context.Context, hash []byte, now time.Time) error {
+	defer s.Cache.ForgetSession(hash)
 	return s.exec1(ctx, s.SQL.TouchSession, ms(now), hash, ms(now))
 }
 
 func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
+	defer s.Cache.ForgetSession(hash)
 	return s.exec1(ctx, s.SQL.DeleteSession, hash)
 }
 
 func (s *Store) FailSession(ctx context.Context, hash []byte, max int) (bool, error) {
+	defer s.Cache.ForgetSession(hash)
 	closed := false
 	err := s.tx(ctx, func(q Querier) error {
 		closed = false
@@ -439,6 +467,7 @@ func (s *Store) CountSessions(ctx context.Context, now time.Time) (full, limited
 // AdvanceLogin completes a second-factor step in one transaction, statement
 // after statement; see mfad.Advance.
 func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
+	defer s.Cache.ForgetUsers(a.UserID) // the limited session is one of the user's
 	return s.tx(ctx, func(q Querier) error {
 		if a.CheckKey != "" {
 			var locked int64
@@ -562,6 +591,7 @@ func (s *Store) PendingTOTP(ctx context.Context, userID string) (*mfad.PendingTO
 }
 
 func (s *Store) EnrollTOTP(ctx context.Context, e mfad.Enroll) error {
+	defer s.Cache.ForgetUsers(e.UserID)
 	return s.tx(ctx, func(q Querier) error {
 		if err := s.activatePending(q, e.UserID, e.PendingID, e.Step, ms(e.Now)); err != nil {
 			return err
@@ -572,10 +602,12 @@ func (s *Store) EnrollTOTP(ctx context.Context, e mfad.Enroll) error {
 }
 
 func (s *Store) SetPIN(ctx context.Context, userID, hash string, keepHash []byte, now time.Time) error {
+	defer s.Cache.ForgetUsers(userID)
 	return s.setHash(ctx, s.SQL.SetPIN, userID, hash, keepHash, now)
 }
 
 func (s *Store) RemoveFactor(ctx context.Context, userID string, t mfad.AuthType, now time.Time) error {
+	defer s.Cache.ForgetUsers(userID)
 	return s.tx(ctx, func(q Querier) error {
 		var forced2, forcedPIN, account2 bool
 		err := q.QueryRow(s.SQL.FactorsForRemoval, userID).Scan(&forced2, &forcedPIN, &account2)
@@ -635,6 +667,7 @@ func (s *Store) HasRecoveryCode(ctx context.Context, userID string, hash []byte)
 }
 
 func (s *Store) AdminSetFactor(ctx context.Context, accountID string, ids []string, t mfad.AuthType, pinHash string, now time.Time) error {
+	defer s.Cache.ForgetUsers(ids...)
 	return s.write(ctx, true, func(q Querier) error {
 		list, err := s.lockIDs(q, accountID, ids)
 		if err != nil {
@@ -657,6 +690,7 @@ func (s *Store) AdminSetFactor(ctx context.Context, accountID string, ids []stri
 }
 
 func (s *Store) AdminRemoveFactor(ctx context.Context, accountID string, ids []string, t mfad.AuthType, now time.Time) error {
+	defer s.Cache.ForgetUsers(ids...)
 	return s.write(ctx, true, func(q Querier) error {
 		list, err := s.lockIDs(q, accountID, ids)
 		if err != nil {
@@ -690,6 +724,7 @@ func (s *Store) AdminRemoveFactor(ctx context.Context, accountID string, ids []s
 }
 
 func (s *Store) AdminResetTOTP(ctx context.Context, accountID string, ids []string, now time.Time) error {
+	defer s.Cache.ForgetUsers(ids...)
 	return s.write(ctx, true, func(q Querier) error {
 		list, err := s.lockIDs(q, accountID, ids)
 		if err != nil {
@@ -816,6 +851,7 @@ func (s *Store) SealedSecrets(ctx context.Context) ([]mfad.SealedSecret, error) 
 }
 
 func (s *Store) Reseal(ctx context.Context, old mfad.SealedSecret, seal []byte) (bool, error) {
+	defer s.Cache.ForgetAll()
 	query := s.SQL.ResealActive
 	if old.Pending {
 		query = s.SQL.ResealPending
@@ -877,5 +913,8 @@ func (s *Store) UsePasswordReset(ctx context.Context, hash []byte, passwordHash 
 		_, err = q.Exec(s.SQL.ResetKey, clearKey)
 		return err
 	})
+	if userID != "" {
+		s.Cache.ForgetUsers(userID)
+	}
 	return userID, err
 }

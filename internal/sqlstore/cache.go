@@ -1,0 +1,162 @@
+package sqlstore
+
+import (
+	"sync"
+
+	"github.com/mfad/mfad"
+)
+
+// SessionCache keeps the answers of SessionUser, the read of every
+// authenticated request, in memory. It is exact for the writes of its own
+// process: every write of the Store forgets, after it committed, the
+// entries it may have changed (a session by its hash, a user's sessions, an
+// account's, or all), and a read that raced with such a write is not kept
+// (the generation check of put). Writes of other processes on the same
+// database are the store's to notice (SQLite: PRAGMA data_version) and
+// answer with ForgetAll.
+//
+// Only a store whose writes all pass through one process may use it
+// unaided: PostgreSQL with several instances does not.
+type SessionCache struct {
+	mu        sync.RWMutex
+	gen       uint64 // bumped by every forget
+	byHash    map[string]*cachedSession
+	byUser    map[string]map[string]struct{}
+	byAccount map[string]map[string]struct{}
+	max       int
+}
+
+type cachedSession struct {
+	se mfad.Session
+	u  mfad.User
+	a  mfad.Account
+}
+
+// NewSessionCache returns a cache of at most max sessions; past it, new
+// reads are not kept until entries are forgotten.
+func NewSessionCache(max int) *SessionCache {
+	return &SessionCache{byHash: map[string]*cachedSession{}, byUser: map[string]map[string]struct{}{},
+		byAccount: map[string]map[string]struct{}{}, max: max}
+}
+
+// get returns copies of the cached answer for hash.
+func (c *SessionCache) get(hash []byte) (*mfad.Session, *mfad.User, *mfad.Account, bool) {
+	c.mu.RLock()
+	e, ok := c.byHash[string(hash)]
+	c.mu.RUnlock()
+	if !ok {
+		return nil, nil, nil, false
+	}
+	se, u, a := e.se, e.u, e.a
+	return &se, &u, &a, true
+}
+
+// generation is the generation to hand to put after a read.
+func (c *SessionCache) generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
+}
+
+// put keeps a read made at generation gen, unless something was forgotten
+// since (the read may predate that write) or the cache is full.
+func (c *SessionCache) put(gen uint64, se *mfad.Session, u *mfad.User, a *mfad.Account) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen || len(c.byHash) >= c.max {
+		return
+	}
+	h := string(se.Hash)
+	c.byHash[h] = &cachedSession{se: *se, u: *u, a: *a}
+	add := func(m map[string]map[string]struct{}, k string) {
+		if m[k] == nil {
+			m[k] = map[string]struct{}{}
+		}
+		m[k][h] = struct{}{}
+	}
+	add(c.byUser, u.ID)
+	add(c.byAccount, a.ID)
+}
+
+// drop removes one entry; the caller holds mu.
+func (c *SessionCache) drop(h string) {
+	e, ok := c.byHash[h]
+	if !ok {
+		return
+	}
+	delete(c.byHash, h)
+	if s := c.byUser[e.u.ID]; s != nil {
+		delete(s, h)
+		if len(s) == 0 {
+			delete(c.byUser, e.u.ID)
+		}
+	}
+	if s := c.byAccount[e.a.ID]; s != nil {
+		delete(s, h)
+		if len(s) == 0 {
+			delete(c.byAccount, e.a.ID)
+		}
+	}
+}
+
+// ForgetSession forgets the session of hash.
+func (c *SessionCache) ForgetSession(hash []byte) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.drop(string(hash))
+}
+
+// ForgetUsers forgets every session of the users ids.
+func (c *SessionCache) ForgetUsers(ids ...string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for _, id := range ids {
+		for h := range c.byUser[id] {
+			c.drop(h)
+		}
+	}
+}
+
+// ForgetAccount forgets every session of the account's users.
+func (c *SessionCache) ForgetAccount(id string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for h := range c.byAccount[id] {
+		c.drop(h)
+	}
+}
+
+// ForgetAll empties the cache.
+func (c *SessionCache) ForgetAll() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.byHash = map[string]*cachedSession{}
+	c.byUser = map[string]map[string]struct{}{}
+	c.byAccount = map[string]map[string]struct{}{}
+}
+
+// Len is how many sessions are kept.
+func (c *SessionCache) Len() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.byHash)
+}
