@@ -672,6 +672,30 @@ func forEachCluster(t *testing.T, fn func(t *testing.T, cl *cluster), mods ...fu
 	}
 }
 
+// settle is how long a change made through one instance may take to reach
+// another: at once on PostgreSQL; on SQLite, where each instance keeps a
+// session cache that learns of other processes' commits from PRAGMA
+// data_version, within a second (docs/operations.md).
+func (cl *cluster) settle() time.Duration {
+	if strings.HasPrefix(cl.db, "postgres") {
+		return 0
+	}
+	return time.Second
+}
+
+// soon calls do until its answer has status, for cl.settle() at most, and
+// returns the last answer.
+func (cl *cluster) soon(do func() resp, status int) resp {
+	deadline := time.Now().Add(cl.settle())
+	for {
+		r := do()
+		if r.Status == status || !time.Now().Before(deadline) {
+			return r
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // start starts one more instance; the first creates account A and its admin.
 func (cl *cluster) start() *instance {
 	t := cl.t

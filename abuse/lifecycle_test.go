@@ -33,7 +33,7 @@ func TestUserChangesHoldOnEveryInstance(t *testing.T) {
 		want(t, b.c.get("/user", tok), 200) // an admin, on instance b
 
 		edit(obj{"super_admin": "N"})
-		wantErr(t, b.c.get("/user", tok), 403, mfad.CodeForbidden)
+		wantErr(t, cl.soon(func() resp { return b.c.get("/user", tok) }, 403), 403, mfad.CodeForbidden)
 
 		edit(obj{"email": "renamed@a.example"})
 		wantErr(t, b.c.login("u@a.example", "u user phrase"), 401, mfad.CodeBadCredentials)
@@ -41,7 +41,7 @@ func TestUserChangesHoldOnEveryInstance(t *testing.T) {
 
 		edit(obj{"status": "D"})
 		for _, s := range []string{tok, tok2} {
-			wantErr(t, b.c.get("/profile", s), 401, mfad.CodeUnauthenticated)
+			wantErr(t, cl.soon(func() resp { return b.c.get("/profile", s) }, 401), 401, mfad.CodeUnauthenticated)
 		}
 		wantErr(t, b.c.login("renamed@a.example", "u user phrase"), 401, mfad.CodeBadCredentials)
 		edit(obj{"status": "A"})
