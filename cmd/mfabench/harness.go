@@ -37,6 +37,10 @@ type Config struct {
 	PoolCap     int   // TOTP users the second-factor scenario draws from, at most
 	Scenarios   []string
 	Short       bool
+	// BaselineProcess runs the bare handler in a process of its own
+	// (this program again), as a server under test is with --spawn; by
+	// default it runs in the harness's process.
+	BaselineProcess bool
 
 	CPUProfile         string // write a CPU profile of one window here
 	BlockProfile       string // and a profile of where goroutines waited
@@ -213,11 +217,22 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 	r.drive = func(ctx context.Context, conc int, dur time.Duration, tags int, next nextFunc) windowResult {
 		return drive(ctx, client, conc, dur, tags, next)
 	}
-	base, baseURL, err := startBaseline()
-	if err != nil {
-		return nil, err
+	var baseURL string
+	if cfg.BaselineProcess {
+		stop, u, err := startBaselineProcess()
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+		baseURL = u
+	} else {
+		base, u, err := startBaseline()
+		if err != nil {
+			return nil, err
+		}
+		defer base.Close()
+		baseURL = u
 	}
-	defer base.Close()
 
 	work, err := os.MkdirTemp("", "mfabench-*")
 	if err != nil {
@@ -264,8 +279,13 @@ func settings(cfg Config, store, mode string) []string {
 			"except the lockout and per-address limits, raised to 1e9: the benchmark logs in thousands of times from 127.0.0.1, and at concurrency 64 many in-flight attempts per email are counted before they are evaluated",
 		"client: Go net/http, keep-alive, one connection per worker; the baseline is a bare net/http handler writing {\"ok\":true} on its own loopback listener, driven by the same client",
 	}
+	if cfg.BaselineProcess {
+		s = append(s, "the baseline runs in a process of its own (--baseline-process), not in the harness's")
+	} else {
+		s = append(s, "the baseline runs in the harness's process (without --baseline-process its figures share that process's CPU with the load generator)")
+	}
 	if store == "sqlite" {
-		s = append(s, "SQLite as mfad opens it: WAL, synchronous=FULL, one writer connection committing the writes that queue together (group commit), a pool of read-only connections, statements prepared once")
+		s = append(s, "SQLite as mfad opens it: WAL, synchronous=FULL, one writer connection committing the writes that queue together (group commit), a pool of read-only connections, statements prepared once, the session cache on")
 	}
 	if mode != "url" {
 		s = append(s, fmt.Sprintf("seeded directly in the database: %d admin-call targets without a factor, the other users 80%% TOTP, 10%% TOTP+PIN, 10%% no factor; %d full sessions at the first scale and %d more at each later one, the newest %[3]d being those the authenticated scenarios rotate through (each recorded at most once a minute, as the server does); the second-factor scenario draws from up to %d TOTP users, with limited sessions inserted and their last TOTP step reset before each window",

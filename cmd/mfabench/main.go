@@ -43,6 +43,9 @@ import (
 )
 
 func main() {
+	if os.Getenv(BaselineEnv) == "1" {
+		os.Exit(serveBaselineProcess())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
@@ -95,6 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	active := fs.Int("active-sessions", 1000, "of those, how many the authenticated scenarios rotate through")
 	poolCap := fs.Int("pool", 12000, "TOTP users the second-factor scenario draws from, at most")
 	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run (the baseline always runs)")
+	baselineProcess := fs.Bool("baseline-process", false, "run the bare handler (the baseline) in a process of its own, as the server is with --spawn (default: in the harness's process)")
 	short := fs.Bool("short", false, "CI mode: 2s per scenario, 2000 users, 2000 sessions, concurrency 1,16 (explicit flags win)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of a table")
 	jsonFile := fs.String("json-out", "", "also write the JSON report to this file")
@@ -136,7 +140,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			*concurrency = "1,16"
 		}
 	}
-	cfg := Config{DB: *db, URL: *url, Spawn: *spawn, MfadBin: *mfadBin, Duration: *duration, Warmup: *warmup, Sessions: *sessions, Active: *active,
+	cfg := Config{BaselineProcess: *baselineProcess, DB: *db, URL: *url, Spawn: *spawn, MfadBin: *mfadBin, Duration: *duration, Warmup: *warmup, Sessions: *sessions, Active: *active,
 		PoolCap: *poolCap, Short: *short, CPUProfile: *cpuprofile, BlockProfile: *blockprofile, ProfileScenario: *profScenario, ProfileConcurrency: *profConc,
 		ProfileUsers: *profUsers, AdminEmail: *adminEmail, AdminPassword: *adminPassword}
 	var err error

@@ -27,6 +27,15 @@ type testLog struct {
 	mu sync.Mutex
 }
 
+// TestMain lets the test binary be the baseline process of
+// --baseline-process (the harness starts its own executable again).
+func TestMain(m *testing.M) {
+	if os.Getenv(BaselineEnv) == "1" {
+		os.Exit(serveBaselineProcess())
+	}
+	os.Exit(m.Run())
+}
+
 func (l *testLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -175,6 +184,7 @@ func TestSpawn(t *testing.T) {
 	}
 	cfg := tinyConfig()
 	cfg.Spawn = true
+	cfg.BaselineProcess = true // the bare handler in a process of its own too
 	cfg.Concurrency = []int{2}
 	cfg.Scenarios = []string{scProfile, scSecondFactor, scAdmin, scPassword}
 	rep, err := Run(context.Background(), cfg, &testLog{t: t})
@@ -183,6 +193,12 @@ func TestSpawn(t *testing.T) {
 	}
 	if rep.Mode != "spawn" {
 		t.Errorf("mode %q", rep.Mode)
+	}
+	if b := find(rep, scBaseline, 1200, 2); b == nil || b.Requests == 0 || b.Errors != 0 {
+		t.Errorf("the baseline process answered %+v", b)
+	}
+	if !strings.Contains(strings.Join(rep.Settings, "\n"), "process of its own") {
+		t.Errorf("settings do not say where the baseline ran: %q", rep.Settings)
 	}
 	for _, r := range rep.Results {
 		if r.Errors != 0 || r.Requests == 0 {

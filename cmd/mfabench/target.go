@@ -204,11 +204,72 @@ func startBaseline() (*http.Server, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	srv := baselineServer()
+	go srv.Serve(ln)
+	return srv, "http://" + ln.Addr().String() + "/", nil
+}
+
+func baselineServer() *http.Server {
 	body := []byte(`{"ok":true}` + "\n")
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(body)
 	}), ReadHeaderTimeout: httpapi.ReadHeaderTimeout, IdleTimeout: httpapi.IdleTimeout}
-	go srv.Serve(ln)
-	return srv, "http://" + ln.Addr().String() + "/", nil
+}
+
+// BaselineEnv, set to 1, makes this program the baseline process: it
+// serves the bare handler on a loopback port, prints the port's address on
+// standard output, and exits when its standard input closes.
+const BaselineEnv = "MFABENCH_BASELINE"
+
+// serveBaselineProcess is main in the baseline process.
+func serveBaselineProcess() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mfabench baseline:", err)
+		return 1
+	}
+	go baselineServer().Serve(ln)
+	fmt.Println(ln.Addr().String())
+	io.Copy(io.Discard, os.Stdin) // until the harness goes
+	return 0
+}
+
+// startBaselineProcess starts this program again as the baseline process.
+func startBaselineProcess() (stop func(), url string, err error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, "", err
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), BaselineEnv+"=1")
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", fmt.Errorf("start the baseline process: %w", err)
+	}
+	stop = func() {
+		in.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		stop()
+		return nil, "", fmt.Errorf("the baseline process gave no address: %w", err)
+	}
+	return stop, "http://" + strings.TrimSpace(line) + "/", nil
 }
