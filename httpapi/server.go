@@ -20,6 +20,9 @@ import (
 // BasePath is the prefix of every API path.
 const BasePath = "/api/1.0"
 
+// verifyPath is the route of forward auth's check.
+const verifyPath = BasePath + "/auth/verify"
+
 // Server is the HTTP API.
 type Server struct {
 	svc    *auth.Service
@@ -168,8 +171,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		_, route := s.mux.Handler(r)
 		d := time.Since(start)
-		l.Info("request", "method", r.Method, "route", route, "status", rec.status,
-			"duration_ms", float64(d.Microseconds())/1000, "addr", addr)
+		// A proxy asks /auth/verify before every request to the apps it
+		// guards: the checks that let a request through are logged at
+		// debug level (they are counted in the metrics all the same); a
+		// refusal is logged like any request.
+		level := slog.LevelInfo
+		if rec.status == http.StatusOK && route == verifyPath {
+			level = slog.LevelDebug
+		}
+		if l.Enabled(ctx, level) {
+			l.Log(ctx, level, "request", "method", r.Method, "route", route, "status", rec.status,
+				"duration_ms", float64(d.Microseconds())/1000, "addr", addr)
+		}
 		if s.observe != nil {
 			s.observe(route, r.Method, rec.status, d)
 		}
