@@ -195,6 +195,7 @@ type runner struct {
 	rep      *Report
 	drive    func(ctx context.Context, conc int, dur time.Duration, tags int, next nextFunc) windowResult
 	pid      int // the server's process, 0 when unknown
+	basePID  int // the baseline's process (--baseline-process), 0 when in the harness
 	store    string
 	mode     string
 	profiled bool
@@ -219,12 +220,12 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 	}
 	var baseURL string
 	if cfg.BaselineProcess {
-		stop, u, err := startBaselineProcess()
+		stop, u, pid, err := startBaselineProcess()
 		if err != nil {
 			return nil, err
 		}
 		defer stop()
-		baseURL = u
+		baseURL, r.basePID = u, pid
 	} else {
 		base, u, err := startBaseline()
 		if err != nil {
@@ -622,7 +623,14 @@ func (r *runner) window(ctx context.Context, f *fixture, name string, conc, user
 	if r.store == "postgres" {
 		db0 = postgresCPU()
 	}
+	var base0, base1 time.Duration // the baseline process, in its windows
+	if name == scBaseline && r.basePID != 0 {
+		base0 = procCPU(r.basePID)
+	}
 	res := r.drive(ctx, conc, cfg.Duration, len(tags), next)
+	if name == scBaseline && r.basePID != 0 {
+		base1 = procCPU(r.basePID)
+	}
 	mc1, self1, db1 := machineCPU(), procCPU(self), time.Duration(0)
 	cpu1 := time.Duration(0)
 	if r.pid != 0 {
@@ -637,6 +645,7 @@ func (r *runner) window(ctx context.Context, f *fixture, name string, conc, user
 	if r.pid != 0 && r.pid != self {
 		other -= cpu1 - cpu0
 	}
+	other -= base1 - base0
 	otherCores := max(0, other.Seconds()/res.elapsed.Seconds())
 	if profiling {
 		var files []string
@@ -684,10 +693,13 @@ func (r *runner) window(ctx context.Context, f *fixture, name string, conc, user
 			if r.mode == "spawn" { // the figures of the mfad process say nothing of the baseline
 				cpu0, cpu1, row.RSSMB, row.PeakMB = 0, 0, 0, 0
 			}
+			if r.basePID != 0 { // its own process's CPU
+				cpu0, cpu1 = base0, base1
+			}
 		}
 		row.OtherCores = otherCores
 		if total > 0 {
-			if r.pid != 0 {
+			if r.pid != 0 || (name == scBaseline && r.basePID != 0) {
 				row.CPUms = ms(cpu1-cpu0) / float64(total)
 			}
 			row.MachineCPUms = ms(mc1-mc0) / float64(total)

@@ -70,6 +70,22 @@ func evaluateTargets(rep *Report) []Target {
 					Value: fmt.Sprintf("%.1f%% (%.0f req/s)", 100*r.Ratio, r.RPS), Want: ">= 50%", Status: status(r.Ratio >= 0.50 && r.Errors == 0)})
 			}
 		}
+		// Forward auth's check, against the bare handler (meant with the
+		// real binary and --baseline-process; see BENCHMARKS.md).
+		for _, cc := range []int{16, 64} {
+			if r := find(rep, scVerify, u, cc); r != nil {
+				add(Target{Name: "forward auth check (verify): req/s vs the bare handler", Users: u, Concurrency: cc,
+					Value: fmt.Sprintf("%.1f%% (%.0f req/s)", 100*r.Ratio, r.RPS), Want: ">= 75%", Status: status(r.Ratio >= 0.75 && r.Errors == 0)})
+			}
+		}
+		if r := find(rep, scVerify, u, 64); r != nil {
+			add(Target{Name: "forward auth check (verify): p99 latency", Users: u, Concurrency: 64,
+				Value: fmt.Sprintf("%.1f ms", r.P99), Want: "< 10 ms", Status: status(r.P99 < 10 && r.Errors == 0)})
+			if b := find(rep, scBaseline, u, 64); b != nil && b.CPUms > 0 && r.CPUms > 0 {
+				add(Target{Name: "forward auth check (verify): CPU per request vs the bare handler's", Users: u, Concurrency: 64,
+					Value: fmt.Sprintf("%.2fx (%.3f vs %.3f ms)", r.CPUms/b.CPUms, r.CPUms, b.CPUms), Want: "<= 1.5x", Status: status(r.CPUms <= 1.5*b.CPUms)})
+			}
+		}
 		if r := find(rep, scPassword, u, c); r != nil {
 			v := fmt.Sprintf("%.1f logins/s, p50 %.0f ms", r.RPS, r.P50)
 			if r.CPUms > 0 {

@@ -236,24 +236,24 @@ func serveBaselineProcess() int {
 }
 
 // startBaselineProcess starts this program again as the baseline process.
-func startBaselineProcess() (stop func(), url string, err error) {
+func startBaselineProcess() (stop func(), url string, pid int, err error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), BaselineEnv+"=1")
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, "", fmt.Errorf("start the baseline process: %w", err)
+		return nil, "", 0, fmt.Errorf("start the baseline process: %w", err)
 	}
 	stop = func() {
 		in.Close()
@@ -269,7 +269,7 @@ func startBaselineProcess() (stop func(), url string, err error) {
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		stop()
-		return nil, "", fmt.Errorf("the baseline process gave no address: %w", err)
+		return nil, "", 0, fmt.Errorf("the baseline process gave no address: %w", err)
 	}
-	return stop, "http://" + strings.TrimSpace(line) + "/", nil
+	return stop, "http://" + strings.TrimSpace(line) + "/", cmd.Process.Pid, nil
 }
