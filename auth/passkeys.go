@@ -142,7 +142,6 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, id *Identity) (j
 	}
 	creation, sd, err := s.webauthn.BeginRegistration(w,
 		webauthn.WithExclusions(exclude),
-		webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementPreferred),
 		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
 			ResidentKey:      protocol.ResidentKeyRequirementPreferred,
 			UserVerification: protocol.VerificationPreferred,

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	qrcode "github.com/skip2/go-qrcode"
 
@@ -26,6 +25,15 @@ func (a *app) showEnrollment(e *client.TwoFAGenerateResp) {
 	fmt.Fprintf(a.stderr, "Or add this secret by hand: %s\nURI: %s\n", e.Secret, e.URI)
 }
 
+// askEmail is the --email flag's value, or, when it was not given, the
+// email asked for.
+func (a *app) askEmail(flagged string) (string, error) {
+	if flagged != "" {
+		return flagged, nil
+	}
+	return a.readLine("Email: ")
+}
+
 func (a *app) login(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("login", flag.ContinueOnError)
 	email := fs.String("email", "", "the email to log in with (asked when not given)")
@@ -36,10 +44,8 @@ func (a *app) login(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *email == "" {
-		if *email, err = a.readLine("Email: "); err != nil {
-			return err
-		}
+	if *email, err = a.askEmail(*email); err != nil {
+		return err
 	}
 	password, err := a.readSecret("Password: ")
 	if err != nil {
@@ -386,10 +392,7 @@ func (a *app) printUsers(users []client.UserResp) error {
 	w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tEMAIL\tNAME\tADMIN\tSTATUS\t2FA\tPIN\tPASSKEYS\tFORCED\tLAST LOGIN")
 	for _, u := range users {
-		last := "never"
-		if u.LastLogin > 0 {
-			last = time.Unix(u.LastLogin, 0).UTC().Format("2006-01-02 15:04 UTC")
-		}
+		last := when(u.LastLogin)
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Email, u.Name, yesNo(u.SuperAdmin), status(u.Status),
 			factorState(u, client.TwoFA), factorState(u, client.PIN), factorState(u, client.WebAuthn), methods(u.ForcedAuth), last)
 	}
@@ -767,10 +770,8 @@ func (a *app) passwordResetRequest(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *email == "" {
-		if *email, err = a.readLine("Email: "); err != nil {
-			return err
-		}
+	if *email, err = a.askEmail(*email); err != nil {
+		return err
 	}
 	*email = strings.TrimSpace(*email)
 	if *email == "" {

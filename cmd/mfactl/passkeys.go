@@ -75,7 +75,8 @@ func (a *app) passkeys(ctx context.Context, args []string) error {
 	return usageError{fmt.Sprintf("unknown passkeys command %q: use list, rename ID NAME, delete ID, or add", sub)}
 }
 
-// when is a time of the passkey list: "never" for 0.
+// when is a time of the lists (a passkey's use, a user's last login):
+// "never" for 0.
 func when(unix int64) string {
 	if unix == 0 {
 		return "never"

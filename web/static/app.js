@@ -682,6 +682,37 @@
     return (adding ? 'No passkey was made' : 'The passkey did not sign you in') + ' (' + (name || 'no answer from the browser') + ').';
   }
 
+  // ceremony asks the server at path for the options of a passkey
+  // ceremony and hands them to the browser: navigator.credentials.create
+  // when adding, .get when signing in. It resolves with the credential, or
+  // with null once it has said why there is none (ctx as in errorText; next
+  // ends the sentence of a failed ceremony, after which retry, if given,
+  // runs).
+  async function ceremony(form, path, ctx, adding, next, retry) {
+    let options;
+    try {
+      const r = await api('POST', path);
+      options = r.data && r.data.publicKey;
+    } catch (err) {
+      fail(err, ctx, form);
+      return null;
+    }
+    let cred = null;
+    let failure = null;
+    try {
+      cred = adding
+        ? await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) })
+        : await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options) });
+    } catch (e) {
+      failure = e;
+    }
+    if (!cred) {
+      showMsg(ceremonyText(failure, adding) + ' ' + next, 'error', form);
+      if (retry) retry();
+    }
+    return cred;
+  }
+
   // passkeyLogin answers the 2FA step with a passkey: the options from the
   // server, the browser's ceremony, the assertion back. A cancelled or
   // failed ceremony, or a refused passkey, leaves the step as it was, to
@@ -693,25 +724,8 @@
       return;
     }
     await busy(form, async () => {
-      let options;
-      try {
-        const r = await api('POST', '/session/login/passkey');
-        options = r.data && r.data.publicKey;
-      } catch (err) {
-        fail(err, 'passkey', form);
-        return;
-      }
-      let cred = null;
-      let failure = null;
-      try {
-        cred = await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options) });
-      } catch (e) {
-        failure = e;
-      }
-      if (!cred) {
-        showMsg(ceremonyText(failure, false) + ' ' + next, 'error', form);
-        return;
-      }
+      const cred = await ceremony(form, '/session/login/passkey', 'passkey', false, next);
+      if (!cred) return;
       try {
         const r = await api('POST', '/session/login', { body: { auth_type: 'WEBAUTHN', credential: cred.toJSON() } });
         afterLogin(r);
@@ -1062,26 +1076,9 @@
       return;
     }
     await busy(form, async () => {
-      let options;
-      try {
-        const r = await api('POST', '/profile/passkeys/options');
-        options = r.data && r.data.publicKey;
-      } catch (err) {
-        fail(err, 'passkey-add', form);
-        return;
-      }
-      let cred = null;
-      let failure = null;
-      try {
-        cred = await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) });
-      } catch (e) {
-        failure = e;
-      }
-      if (!cred) {
-        showMsg(ceremonyText(failure, true) + ' Try again when you are ready.', 'error', form);
-        $('sec-pk-add').focus();
-        return;
-      }
+      const cred = await ceremony(form, '/profile/passkeys/options', 'passkey-add', true, 'Try again when you are ready.',
+        () => $('sec-pk-add').focus());
+      if (!cred) return;
       let added;
       try {
         const r = await api('POST', '/profile/passkeys', { body: { name: name, credential: cred.toJSON() } });
