@@ -121,8 +121,9 @@ func (s *Store) dialect() *sqlstore.Dialect {
 		Exec1: func(ctx context.Context, q string, args ...any) (sql.Result, error) {
 			return s.db.ExecContext(ctx, q, args...)
 		},
-		Read: func(ctx context.Context) sqlstore.Reader { return querier{ctx: ctx, db: s.db} },
-		Err:  dbErr,
+		Read:    func(ctx context.Context) sqlstore.Reader { return querier{ctx: ctx, db: s.db} },
+		ScanOne: s.scanOne,
+		Err:     dbErr,
 		UniqueEmail: func(err error) bool {
 			var pe *pgconn.PgError
 			return errors.As(err, &pe) && pe.Code == "23505" && strings.Contains(pe.ConstraintName, "email")
@@ -139,6 +140,20 @@ func (s *Store) dialect() *sqlstore.Dialect {
 			RETURNING count, window_start, locked_until`,
 		Greatest: "GREATEST",
 	}
+}
+
+// scanOne runs q on a connection of the pool through pgx's own interface
+// and scans its one row into dest (pgx.ErrNoRows, which is sql.ErrNoRows,
+// when there is none).
+func (s *Store) scanOne(ctx context.Context, q string, args []any, dest ...any) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		return dc.(*stdlib.Conn).Conn().QueryRow(ctx, q, args...).Scan(dest...)
+	})
 }
 
 // querier runs statements under one context: in a transaction, or (tx

@@ -49,6 +49,13 @@ type Dialect struct {
 	Exec1 func(ctx context.Context, q string, args ...any) (sql.Result, error)
 	// Read returns a Reader for the reads of ctx.
 	Read func(ctx context.Context) Reader
+	// ScanOne, when set, runs the query of one row that every
+	// authenticated request makes (Statements.SessionUser) through the
+	// driver's own interface and scans it into dest, returning what Scan
+	// of *sql.Row would (sql.ErrNoRows for no row). PostgreSQL sets it:
+	// database/sql's rows and its conversion of each column were about as
+	// much CPU as the rest of a session check.
+	ScanOne func(ctx context.Context, q string, args []any, dest ...any) error
 	// Err marks the errors that mean the database cannot serve (lost,
 	// refused, read-only, full) with mfad.ErrUnavailable.
 	Err func(error) error

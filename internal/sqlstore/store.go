@@ -414,7 +414,10 @@ func (s *Store) sessionUser(ctx context.Context, hash []byte) (*mfad.Session, *m
 	var kind string
 	var step int
 	var created, seen, expires, aCreated, aModified int64
-	row := s.d.Read(ctx).QueryRow(s.SQL.SessionUser, hash)
+	var row sqlrow.Scanner = scanOne{ctx, s.d.ScanOne, s.SQL.SessionUser, []any{hash}}
+	if s.d.ScanOne == nil {
+		row = s.d.Read(ctx).QueryRow(s.SQL.SessionUser, hash)
+	}
 	u, err := ScanUser(sqlrow.Prefixed{Row: row, Lead: []any{&se.Hash, &kind, &step, &created, &seen, &expires, &se.Failures,
 		&a.ID, &a.Title, &a.Forced2FA, &aCreated, &aModified}})
 	if err != nil {
@@ -425,6 +428,17 @@ func (s *Store) sessionUser(ctx context.Context, hash []byte) (*mfad.Session, *m
 	a.Created, a.Modified = fromMS(aCreated), fromMS(aModified)
 	return &se, u, &a, nil
 }
+
+// scanOne is a query of one row through Dialect.ScanOne, as a
+// sqlrow.Scanner.
+type scanOne struct {
+	ctx  context.Context
+	scan func(ctx context.Context, q string, args []any, dest ...any) error
+	q    string
+	args []any
+}
+
+func (o scanOne) Scan(dest ...any) error { return o.scan(o.ctx, o.q, o.args, dest...) }
 
 func (s *Store) TouchSession(ctx context.Context, hash []byte, now time.Time) error {
 	defer s.Cache.ForgetSession(hash)
