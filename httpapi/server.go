@@ -151,9 +151,9 @@ func newRequestID() string {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := newRequestID()
-	l := s.log.With("request_id", id)
 	addr := s.edge.clientAddr(r)
-	ctx := auth.WithClientAddr(auth.WithLogger(r.Context(), l), addr)
+	ctx, l := auth.WithRequestLogger(r.Context(), s.log, id)
+	ctx = auth.WithClientAddr(ctx, addr)
 	r = r.WithContext(ctx)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Request-Id", id)
@@ -164,12 +164,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			l.Error("panic in handler", "panic", p)
+			l.Logger().Error("panic in handler", "panic", p)
 			if rec.status == 0 {
 				writeError(rec, r, mfad.Errorf(mfad.CodeInternal, "internal error"))
 			}
 		}
-		_, route := s.mux.Handler(r)
+		route := r.Pattern // set by the mux; not for a CORS preflight or a panic before it
+		if route == "" {
+			_, route = s.mux.Handler(r)
+		}
 		d := time.Since(start)
 		// A proxy asks /auth/verify before every request to the apps it
 		// guards: the checks that let a request through are logged at
@@ -180,7 +183,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			level = slog.LevelDebug
 		}
 		if l.Enabled(ctx, level) {
-			l.Log(ctx, level, "request", "method", r.Method, "route", route, "status", rec.status,
+			l.Logger().Log(ctx, level, "request", "method", r.Method, "route", route, "status", rec.status,
 				"duration_ms", float64(d.Microseconds())/1000, "addr", addr)
 		}
 		if s.observe != nil {
