@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,12 +52,6 @@ type Store struct {
 	wstmts map[string]*sql.Stmt // nil: could not be prepared
 	wwant  map[string]bool      // to prepare after the current commit
 
-	// The checkpointer (see checkpointer): its own connection, the
-	// writer's signal that it committed, and its end.
-	cp        *sql.DB
-	committed chan struct{} // buffered (1): a commit since the last checkpoint
-	cpStopped chan struct{} // closed when the checkpointer has returned
-
 	// dataVersion is the writer connection's PRAGMA data_version when last
 	// read: it changes when another connection, so another process,
 	// commits (this process writes through this connection only).
@@ -74,22 +67,6 @@ type Store struct {
 const (
 	SessionCacheSize = 20000
 	DataVersionEvery = 250 * time.Millisecond
-)
-
-// Checkpoints (copies of the write-ahead log into the database file) are
-// made by a goroutine of their own (see checkpointer), not by the writer:
-// SQLite's automatic checkpoint runs inside the commit that crosses its
-// threshold, so one write in every few dozen groups waited for a thousand
-// pages to be copied and the database file to be synced, and every write
-// queued behind it. CheckpointEvery paces the background checkpoints;
-// walRestartPages is the log's size at which the writer checkpoints itself
-// (copying only what the background has not, and letting the log start
-// over at its beginning: a checkpoint that runs beside the writer never
-// catches up with it under a steady load, and SQLite reuses the log only
-// once every frame in it is copied).
-const (
-	CheckpointEvery = 10 * time.Millisecond
-	walRestartPages = 4000
 )
 
 var _ mfad.Store = (*Store)(nil)
@@ -128,20 +105,19 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	if err := createPrivate(path); err != nil {
 		return nil, fmt.Errorf("sqlite: create %s: %w", path, err)
 	}
-	dsn := func(extra ...string) string {
+	dsn := func(extra string) string {
 		q := url.Values{}
 		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(" + sync + ")", "temp_store(MEMORY)"} {
 			q.Add("_pragma", p)
 		}
-		for _, p := range extra {
-			q.Add("_pragma", p)
-		}
-		if len(extra) == 0 {
+		if extra != "" {
+			q.Add("_pragma", extra)
+		} else {
 			q.Set("_txlock", "immediate")
 		}
 		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 	}
-	w, err := sql.Open("sqlite", dsn())
+	w, err := sql.Open("sqlite", dsn(""))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -156,42 +132,25 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	// The writer checkpoints only when the log reaches walRestartPages
-	// (see CheckpointEvery).
-	if _, err := w.ExecContext(ctx, "PRAGMA wal_autocheckpoint = "+strconv.Itoa(walRestartPages)); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	cp, err := sql.Open("sqlite", dsn("wal_autocheckpoint(0)"))
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	cp.SetMaxOpenConns(1)
-	cp.SetMaxIdleConns(1)
 	r, err := sql.Open("sqlite", dsn("query_only(1)"))
 	if err != nil {
-		cp.Close()
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &Store{w: w, r: &rdb{DB: r}, wstmts: map[string]*sql.Stmt{}, wwant: map[string]bool{}, writes: make(chan *write), quit: make(chan struct{}), stopped: make(chan struct{}),
-		cp: cp, committed: make(chan struct{}, 1), cpStopped: make(chan struct{})}
+	s := &Store{w: w, r: &rdb{DB: r}, wstmts: map[string]*sql.Stmt{}, wwant: map[string]bool{}, writes: make(chan *write), quit: make(chan struct{}), stopped: make(chan struct{})}
 	s.Store = sqlstore.New(s.dialect())
 	if !o.NoSessionCache {
 		s.Store.Cache = sqlstore.NewSessionCache(SessionCacheSize)
 		if err := w.QueryRowContext(ctx, "PRAGMA data_version").Scan(&s.dataVersion); err != nil {
 			r.Close()
-			cp.Close()
 			w.Close()
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 		}
 	}
 	go s.writer()
-	go s.checkpointer()
 	return s, nil
 }
 
@@ -273,8 +232,7 @@ func migrator(db *sql.DB) (*goose.Provider, error) {
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.quit) })
 	<-s.stopped
-	<-s.cpStopped
-	return errors.Join(s.r.Close(), s.cp.Close(), s.w.Close())
+	return errors.Join(s.r.Close(), s.w.Close())
 }
 
 // IntegrityCheck runs PRAGMA integrity_check and returns its first line.
@@ -409,38 +367,7 @@ func (s *Store) writer() {
 			s.grouped.Add(int64(len(group)))
 			s.commitGroup(group)
 		}
-		select {
-		case s.committed <- struct{}{}:
-		default: // the checkpointer has been told already
-		}
 		s.prepareWanted()
-	}
-}
-
-// checkpointer copies the write-ahead log into the database file after
-// commits, at most once every CheckpointEvery, on a connection of its own:
-// a PASSIVE checkpoint, which neither waits for nor holds up the writer or
-// the readers (it copies what no reader still needs, and SQLite starts the
-// log over once all of it is copied). It does not touch durability: a
-// commit is durable in the log before the writer acknowledges it. A failed
-// checkpoint is left to the next one, or to the writer's (walRestartPages).
-func (s *Store) checkpointer() {
-	defer close(s.cpStopped)
-	pace := time.NewTimer(0)
-	defer pace.Stop()
-	for {
-		select {
-		case <-s.committed:
-		case <-s.quit:
-			return
-		}
-		s.cp.Exec("PRAGMA wal_checkpoint(PASSIVE)")
-		pace.Reset(CheckpointEvery)
-		select {
-		case <-pace.C:
-		case <-s.quit:
-			return
-		}
 	}
 }
 
