@@ -704,7 +704,7 @@ func (cl *cluster) start() *instance {
 	var store mfad.Store
 	var err error
 	if strings.HasPrefix(cl.db, "postgres") {
-		store, err = postgres.Open(ctx, cl.db, postgres.Options{})
+		store, err = postgres.Open(ctx, cl.db, postgres.Options{SessionCache: true}) // as mfad serve
 	} else {
 		store, err = sqlite.Open(ctx, cl.db)
 	}

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,6 +44,10 @@ type Options struct {
 	MaxConns       int           // open connections at most (default 16)
 	ConnectTimeout time.Duration // to open one connection (default 5 s)
 	QueryTimeout   time.Duration // statement_timeout and lock_timeout (default 10 s)
+	// SessionCache lets this instance answer session checks from memory
+	// while it is the only mfad process writing to the database (see
+	// sole.go); mfad serve turns it on, the command-line tools do not.
+	SessionCache bool
 }
 
 // Store is the PostgreSQL implementation of mfad.Store: the shared SQL
@@ -51,7 +56,13 @@ type Options struct {
 // (AdvanceLogin, and CreateSession for a limited session).
 type Store struct {
 	*sqlstore.Store
-	db *sql.DB
+	db  *sql.DB
+	cfg *pgx.ConnConfig // for the sole instance's own connection
+
+	sole     sole
+	quit     chan struct{} // closed by Close
+	once     sync.Once
+	soleDone chan struct{} // closed when soleLoop has returned (or was never started)
 }
 
 var _ mfad.Store = (*Store)(nil)
@@ -98,8 +109,14 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, cfg: cfg.Copy(), quit: make(chan struct{}), soleDone: make(chan struct{})}
 	s.Store = sqlstore.New(s.dialect())
+	if o.SessionCache {
+		s.Store.Cache = sqlstore.NewLeasedSessionCache(SessionCacheSize)
+		go s.soleLoop()
+	} else {
+		close(s.soleDone)
+	}
 	return s, nil
 }
 
@@ -116,10 +133,12 @@ func (s *Store) dialect() *sqlstore.Dialect {
 	return &sqlstore.Dialect{
 		Name: "postgres",
 		Write: func(ctx context.Context, _ bool, fn func(sqlstore.Querier) error) error {
-			return retry(func() error { return s.tx1(ctx, fn) })
+			return s.write(func(share bool) error {
+				return retry(func() error { return s.tx1(ctx, share, fn) })
+			})
 		},
 		Exec1: func(ctx context.Context, q string, args ...any) (sql.Result, error) {
-			return s.db.ExecContext(ctx, q, args...)
+			return s.exec1(ctx, q, args...)
 		},
 		Read:    func(ctx context.Context) sqlstore.Reader { return querier{ctx: ctx, db: s.db} },
 		ScanOne: s.scanOne,
@@ -223,8 +242,13 @@ func migrator(db *sql.DB) (*goose.Provider, error) {
 	return p, nil
 }
 
-// Close closes the pool.
-func (s *Store) Close() error { return s.db.Close() }
+// Close stops the sole instance's loop (its connection's end releases the
+// lock) and closes the pool.
+func (s *Store) Close() error {
+	s.once.Do(func() { close(s.quit) })
+	<-s.soleDone
+	return s.db.Close()
+}
 
 // dbErr marks errors that mean the database cannot serve (a lost or refused
 // connection, a server shutting down, a timeout) as mfad.ErrUnavailable.
@@ -276,10 +300,15 @@ func retry(attempt func() error) error {
 	return dbErr(err)
 }
 
-// tx1 runs fn in one transaction and commits it.
-func (s *Store) tx1(ctx context.Context, fn func(sqlstore.Querier) error) error {
+// tx1 runs fn in one transaction, after the shared instanceLock when
+// share, and commits it.
+func (s *Store) tx1(ctx context.Context, share bool, fn func(sqlstore.Querier) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
+		return err
+	}
+	if err := shareLock(ctx, tx, share); err != nil {
+		tx.Rollback()
 		return err
 	}
 	if err := fn(querier{ctx: ctx, tx: tx}); err != nil {
@@ -310,7 +339,10 @@ func (s *Store) CreateSession(ctx context.Context, se *mfad.Session) error {
 	if se.Kind != mfad.SessionLimited {
 		return s.Store.CreateSession(ctx, se)
 	}
-	return s.onConn(ctx, func(pc *pgx.Conn) error { return s.createLimitedOn(ctx, pc, se) })
+	defer s.Cache.ForgetUsers(se.UserID) // the cap may close the user's other limited sessions
+	return s.write(func(share bool) error {
+		return s.onConn(ctx, func(pc *pgx.Conn) error { return s.createLimitedOn(ctx, pc, share, se) })
+	})
 }
 
 // onConn runs fn on a connection of the pool, retrying after a deadlock or
@@ -336,13 +368,14 @@ func (s *Store) onConn(ctx context.Context, fn func(*pgx.Conn) error) error {
 // committed before it starts, so that concurrent logins cannot each keep
 // ten. The cap runs whatever the count: a count first would cost a round
 // trip.
-func (s *Store) createLimitedOn(ctx context.Context, pc *pgx.Conn, se *mfad.Session) error {
+func (s *Store) createLimitedOn(ctx context.Context, pc *pgx.Conn, share bool, se *mfad.Session) error {
 	tx, err := pc.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) // after Commit, nothing to do
 	var b pgx.Batch
+	batchShareLock(&b, share)
 	b.Queue(lockLimitedSQL, se.UserID)
 	b.Queue(s.SQL.InsertSession, sqlstore.SessionArgs(se)...)
 	b.Queue(s.SQL.CapLimited, se.UserID, se.Hash, se.UserID, se.Hash, mfad.MaxLimitedSessions-1)
@@ -361,12 +394,15 @@ func (s *Store) createLimitedOn(ctx context.Context, pc *pgx.Conn, se *mfad.Sess
 // back with the transaction, and the error is the first failed check's, as
 // when they ran one after the other.
 func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
-	return s.onConn(ctx, func(pc *pgx.Conn) error { return s.advanceOn(ctx, pc, a) })
+	defer s.Cache.ForgetUsers(a.UserID) // the limited session is one of the user's
+	return s.write(func(share bool) error {
+		return s.onConn(ctx, func(pc *pgx.Conn) error { return s.advanceOn(ctx, pc, share, a) })
+	})
 }
 
 // advanceOn is AdvanceLogin on one connection of the pool, with the
 // statements of the shared implementation, checked as it checks them.
-func (s *Store) advanceOn(ctx context.Context, pc *pgx.Conn, a mfad.Advance) error {
+func (s *Store) advanceOn(ctx context.Context, pc *pgx.Conn, share bool, a mfad.Advance) error {
 	tx, err := pc.Begin(ctx)
 	if err != nil {
 		return err
@@ -376,6 +412,7 @@ func (s *Store) advanceOn(ctx context.Context, pc *pgx.Conn, a mfad.Advance) err
 	// statements (a check failing inside the batch would make pgx drop
 	// its prepared statements).
 	var b pgx.Batch
+	batchShareLock(&b, share)
 	var checks []func() error
 	wantOne := func(q *pgx.QueuedQuery, otherwise error) {
 		var n int64

@@ -21,8 +21,13 @@ import (
 // subtest on a database of its own.
 func TestConformance(t *testing.T) {
 	pgtest.Server(t)
+	storetestRun(t, postgres.Options{})
+}
+
+// storetestRun runs the conformance suite on stores opened with o.
+func storetestRun(t *testing.T, o postgres.Options) {
 	storetest.Run(t, func(t *testing.T) mfad.Store {
-		s, err := postgres.Open(context.Background(), pgtest.NewDatabase(t), postgres.Options{})
+		s, err := postgres.Open(context.Background(), pgtest.NewDatabase(t), o)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -86,6 +86,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	adminPassword := f.String("admin-password", "MFAD_ADMIN_PASSWORD", "", "password of that first admin: at least 8 characters, not the email, not a common password")
 	accountTitle := f.String("account-title", "MFAD_ACCOUNT_TITLE", "Default", "title of that first account")
 	issuer := f.String("issuer", "MFAD_ISSUER", "mfad", "issuer name shown in authenticator apps")
+	sessionCache := f.Bool("session-cache", "MFAD_SESSION_CACHE", true, "answer session checks from memory where that stays exact: SQLite always (another process's change within 1 s); PostgreSQL while no other mfad process writes (see docs/operations.md)")
 	idle := f.Duration("idle-timeout", "MFAD_IDLE_TIMEOUT", 15*time.Minute, "a full session ends after this long without a request")
 	maxLife := f.Duration("session-lifetime", "MFAD_SESSION_LIFETIME", 12*time.Hour, "a full session ends this long after login at most")
 	lockAttempts := f.Int("lockout-attempts", "MFAD_LOCKOUT_ATTEMPTS", 5, "failed attempts on one email that lock its logins")
@@ -129,6 +130,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	storeOpts.SQLite.NoSessionCache = !*sessionCache
+	storeOpts.Postgres.SessionCache = *sessionCache
 	edge, err := httpapi.ParseEdge(*publicURL, *cookieDomain, *trustedProxies, *corsOrigins)
 	if err != nil {
 		return usageError{err.Error()}

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/mfad/mfad"
 )
@@ -16,7 +18,11 @@ import (
 // answer with ForgetAll.
 //
 // Only a store whose writes all pass through one process may use it
-// unaided: PostgreSQL with several instances does not.
+// unaided. PostgreSQL, which several instances share, uses a leased cache
+// (NewLeasedSessionCache): it answers only while its store holds the
+// database's lock that keeps every other process from writing, and renews
+// the lease as it proves, round trip after round trip, that it still holds
+// it (see the postgres package).
 type SessionCache struct {
 	mu        sync.RWMutex
 	gen       uint64 // bumped by every forget
@@ -24,7 +30,16 @@ type SessionCache struct {
 	byUser    map[string]map[string]struct{}
 	byAccount map[string]map[string]struct{}
 	max       int
+
+	leased bool         // answers only until `until`
+	until  atomic.Int64 // monotonic nanoseconds (mono); 0: revoked
 }
+
+// epoch anchors mono: time.Since reads the monotonic clock, which a change
+// of the wall clock does not move.
+var epoch = time.Now()
+
+func mono() int64 { return int64(time.Since(epoch)) }
 
 type cachedSession struct {
 	se mfad.Session
@@ -39,8 +54,41 @@ func NewSessionCache(max int) *SessionCache {
 		byAccount: map[string]map[string]struct{}{}, max: max}
 }
 
+// NewLeasedSessionCache returns a cache of at most max sessions that
+// answers nothing until Grant, and only for as long as each Grant says.
+func NewLeasedSessionCache(max int) *SessionCache {
+	c := NewSessionCache(max)
+	c.leased = true
+	return c
+}
+
+// valid reports whether the cache may answer: always, unless it is leased
+// and the lease has run out or was revoked.
+func (c *SessionCache) valid() bool {
+	return !c.leased || mono() < c.until.Load()
+}
+
+// Grant lets a leased cache answer for d from now. A cache whose lease was
+// revoked starts empty (Revoke empties it).
+func (c *SessionCache) Grant(d time.Duration) {
+	c.until.Store(mono() + int64(d))
+}
+
+// Revoke stops a leased cache from answering, and empties it: what it held
+// may be changed by others from now on.
+func (c *SessionCache) Revoke() {
+	if c == nil {
+		return
+	}
+	c.until.Store(0)
+	c.ForgetAll()
+}
+
 // get returns copies of the cached answer for hash.
 func (c *SessionCache) get(hash []byte) (*mfad.Session, *mfad.User, *mfad.Account, bool) {
+	if !c.valid() {
+		return nil, nil, nil, false
+	}
 	c.mu.RLock()
 	e, ok := c.byHash[string(hash)]
 	c.mu.RUnlock()
@@ -63,7 +111,7 @@ func (c *SessionCache) generation() uint64 {
 func (c *SessionCache) put(gen uint64, se *mfad.Session, u *mfad.User, a *mfad.Account) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen != gen || len(c.byHash) >= c.max {
+	if c.gen != gen || len(c.byHash) >= c.max || !c.valid() {
 		return
 	}
 	h := string(se.Hash)

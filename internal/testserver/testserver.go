@@ -127,7 +127,7 @@ func New(dir string, opts Options) (s *Server, stop func(), err error) {
 	ctx := context.Background()
 	var store mfad.Store
 	if opts.DatabaseURL != "" {
-		store, err = postgres.Open(ctx, opts.DatabaseURL, postgres.Options{})
+		store, err = postgres.Open(ctx, opts.DatabaseURL, postgres.Options{SessionCache: true}) // as mfad serve
 	} else {
 		store, err = sqlite.Open(ctx, filepath.Join(dir, "mfad.db"))
 	}
