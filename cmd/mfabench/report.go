@@ -78,6 +78,10 @@ func evaluateTargets(rep *Report) []Target {
 					Value: fmt.Sprintf("%.1f%% (%.0f req/s)", 100*r.Ratio, r.RPS), Want: ">= 75%", Status: status(r.Ratio >= 0.75 && r.Errors == 0)})
 			}
 		}
+		if r := find(rep, scVerify, u, 64); r != nil && r.Store == "postgres" {
+			add(Target{Name: "session check on PostgreSQL (verify): req/s vs the bare handler", Users: u, Concurrency: 64,
+				Value: fmt.Sprintf("%.1f%% (%.0f req/s)", 100*r.Ratio, r.RPS), Want: ">= 35%", Status: status(r.Ratio >= 0.35 && r.Errors == 0)})
+		}
 		if r := find(rep, scVerify, u, 64); r != nil {
 			add(Target{Name: "forward auth check (verify): p99 latency", Users: u, Concurrency: 64,
 				Value: fmt.Sprintf("%.1f ms", r.P99), Want: "< 10 ms", Status: status(r.P99 < 10 && r.Errors == 0)})
