@@ -47,6 +47,11 @@ const (
 
 const (
 	shareLockSQL = "SELECT pg_advisory_xact_lock_shared($1)"
+	// Another session holds the lock or waits for it: then there is no
+	// point in holding this process's writes up to try for it (become).
+	othersSQL = `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1)`
 	// A write waiting for the lock: pg_locks names an advisory lock on a
 	// bigint key by its high and low 32 bits (classid, objid) and
 	// objsubid 1.
@@ -147,8 +152,14 @@ func (s *Store) soleRun(ctx context.Context) {
 // become tries to take instanceLock in exclusive mode. The gate holds this
 // process's own writes meanwhile: those in flight hold the shared lock on
 // other connections, which would refuse it, and those that start once it is
-// held skip the shared lock, which would wait for it.
+// held skip the shared lock, which would wait for it. It does not try (nor
+// hold the writes up) while any other session holds or awaits the lock:
+// another process is writing, or this one is.
 func (s *Store) become(ctx context.Context, conn *pgx.Conn) (bool, error) {
+	var others bool
+	if err := conn.QueryRow(ctx, othersSQL, instanceLock>>32, instanceLock&0xffffffff).Scan(&others); err != nil || others {
+		return false, err
+	}
 	start := time.Now()
 	s.sole.gate.Lock()
 	defer s.sole.gate.Unlock()
