@@ -215,6 +215,25 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	if !pending {
+		return nil
+	}
+	// A migration may rewrite users' rows: like every write, it waits
+	// for a sole instance (sole.go) to give its session cache up, and
+	// holds the lock in shared mode until it is done.
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock_shared($1)", instanceLock); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock_shared($1)", instanceLock)
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
