@@ -105,7 +105,7 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: connect to %s:%d/%s: %w", cfg.Host, cfg.Port, cfg.Database, scrub(err))
 	}
-	if err := migrate(ctx, db); err != nil {
+	if err := migrate(ctx, db, cfg); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -210,7 +210,7 @@ func scrub(err error) error {
 	return err
 }
 
-func migrate(ctx context.Context, db *sql.DB) error {
+func migrate(ctx context.Context, db *sql.DB, cfg *pgx.ConnConfig) error {
 	p, err := migrator(db)
 	if err != nil {
 		return err
@@ -224,16 +224,16 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	}
 	// A migration may rewrite users' rows: like every write, it waits
 	// for a sole instance (sole.go) to give its session cache up, and
-	// holds the lock in shared mode until it is done.
-	conn, err := db.Conn(ctx)
+	// holds the lock in shared mode until it is done, on a connection of
+	// its own (the pool may have but one, which the migrations need).
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return err
+		return fmt.Errorf("postgres: migrate: %w", scrub(err))
 	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock_shared($1)", instanceLock); err != nil {
+	defer conn.Close(context.WithoutCancel(ctx)) // its end releases the lock
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock_shared($1)", instanceLock); err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock_shared($1)", instanceLock)
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
