@@ -55,18 +55,7 @@ func (e *env) post(c *client.Client, path string, body any) (int, []byte) {
 // for the holder of the full session of c, as the web page would.
 func (e *env) addPasskey(c *client.Client, name string) *webauthntest.Authenticator {
 	e.t.Helper()
-	a := webauthntest.New(testserver.PublicURL, "mfad.example")
-	status, opts := e.post(c, "/profile/passkeys/options", nil)
-	if status != 200 {
-		e.t.Fatalf("passkey options: %d %s", status, opts)
-	}
-	cred, err := a.Create(opts)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if status, b := e.post(c, "/profile/passkeys", map[string]any{"name": name, "credential": json.RawMessage(cred)}); status != 200 {
-		e.t.Fatalf("register passkey %q: %d %s", name, status, b)
-	}
+	a, _ := webauthntest.Register(e.t, e.srv.URL+client.BasePath, testserver.PublicURL, "mfad.example", c.SessionID(), name)
 	return a
 }
 

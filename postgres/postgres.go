@@ -112,7 +112,7 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	s := &Store{db: db, cfg: cfg.Copy(), quit: make(chan struct{}), soleDone: make(chan struct{})}
 	s.Store = sqlstore.New(s.dialect())
 	if o.SessionCache {
-		s.Store.Cache = sqlstore.NewLeasedSessionCache(SessionCacheSize)
+		s.Store.Cache = sqlstore.NewLeasedSessionCache(sqlstore.CacheSessions)
 		go s.soleLoop()
 	} else {
 		close(s.soleDone)

@@ -41,8 +41,6 @@ const (
 	soleTick           = 250 * time.Millisecond
 	soleLease          = time.Second
 	soleRetry          = 2 * time.Second
-	// SessionCacheSize is how many sessions the cache keeps at most.
-	SessionCacheSize = 20000
 )
 
 const (

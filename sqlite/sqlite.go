@@ -58,16 +58,12 @@ type Store struct {
 	dataVersion int64
 }
 
-// The session cache (sqlstore.SessionCache): how many sessions it keeps at
-// most (about 1 KB each), and how often the writer looks for commits of
-// other processes, which empty it. A change made by another process (mfad
-// user, mfad account create on the same file) is therefore seen within
-// DataVersionEvery, plus the time the writer takes to finish its current
-// group of writes.
-const (
-	SessionCacheSize = 20000
-	DataVersionEvery = 250 * time.Millisecond
-)
+// DataVersionEvery is how often the writer looks for commits of other
+// processes, which empty the session cache (sqlstore.SessionCache). A
+// change made by another process (mfad user, mfad account create on the
+// same file) is therefore seen within DataVersionEvery, plus the time the
+// writer takes to finish its current group of writes.
+const DataVersionEvery = 250 * time.Millisecond
 
 var _ mfad.Store = (*Store)(nil)
 
@@ -143,7 +139,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	s := &Store{w: w, r: &rdb{DB: r}, wstmts: map[string]*sql.Stmt{}, wwant: map[string]bool{}, writes: make(chan *write), quit: make(chan struct{}), stopped: make(chan struct{})}
 	s.Store = sqlstore.New(s.dialect())
 	if !o.NoSessionCache {
-		s.Store.Cache = sqlstore.NewSessionCache(SessionCacheSize)
+		s.Store.Cache = sqlstore.NewSessionCache(sqlstore.CacheSessions)
 		if err := w.QueryRowContext(ctx, "PRAGMA data_version").Scan(&s.dataVersion); err != nil {
 			r.Close()
 			w.Close()

@@ -8,7 +8,6 @@ package web_test
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -467,15 +466,7 @@ func testPasskeyInsteadOfTOTP(t *testing.T, browser context.Context) {
 // holder of token through the API, as the page at srv.URL would.
 func registerPasskeyAPI(t *testing.T, srv *testserver.Server, token, name string) {
 	t.Helper()
-	a := webauthntest.New(srv.URL, "localhost")
-	r := call(t, srv, "POST", "/profile/passkeys/options", token, nil)
-	r.decode(t, "passkey options", 200, nil)
-	cred, err := a.Create(r.body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	call(t, srv, "POST", "/profile/passkeys", token, map[string]any{"name": name, "credential": json.RawMessage(cred)}).
-		decode(t, "register a passkey", 200, nil)
+	webauthntest.Register(t, srv.URL+"/api/1.0", srv.URL, "localhost", token, name)
 }
 
 // The users page shows each user's passkeys with their other factors; the

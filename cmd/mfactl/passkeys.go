@@ -88,11 +88,7 @@ func (a *app) passkeysList(ctx context.Context, args []string) error {
 	if _, err := parseFlags(flag.NewFlagSet("passkeys", flag.ContinueOnError), args, a.stderr, 0, ""); err != nil {
 		return err
 	}
-	c, err := a.client(true)
-	if err != nil {
-		return err
-	}
-	keys, err := c.Passkeys(ctx)
+	_, keys, err := a.ownPasskeys(ctx)
 	if err != nil {
 		return err
 	}
@@ -113,6 +109,17 @@ func (a *app) passkeysList(ctx context.Context, args []string) error {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, when(k.Created), when(k.LastUsed), transports)
 	}
 	return w.Flush()
+}
+
+// ownPasskeys returns a client with the saved session and the caller's
+// passkeys.
+func (a *app) ownPasskeys(ctx context.Context) (*client.Client, []client.Passkey, error) {
+	c, err := a.client(true)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := c.Passkeys(ctx)
+	return c, keys, err
 }
 
 // passkeyByID finds the caller's passkey id among keys.
@@ -137,11 +144,7 @@ func (a *app) passkeysDelete(ctx context.Context, args []string) error {
 		return err
 	}
 	id := rest[0]
-	c, err := a.client(true)
-	if err != nil {
-		return err
-	}
-	keys, err := c.Passkeys(ctx)
+	c, keys, err := a.ownPasskeys(ctx)
 	if err != nil {
 		return err
 	}

@@ -8,10 +8,7 @@ package main
 // (internal/webauthntest), as the web page would with a browser's.
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"regexp"
 	"strings"
@@ -36,49 +33,11 @@ func (c *cli) savedSession(t *testing.T) string {
 	return saved.SessionID
 }
 
-// postJSON sends body to the API with token and returns the answer.
-func postJSON(t *testing.T, server, token, path string, body any) (int, []byte) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest("POST", server+client.BasePath+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Auth-Token", token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, b
-}
-
 // addPasskey registers a software authenticator's passkey named name for
 // the user logged in with c, as the web page would.
 func addPasskey(t *testing.T, server string, c *cli, name string) {
 	t.Helper()
-	tok := c.savedSession(t)
-	a := webauthntest.New(testserver.PublicURL, "mfad.example")
-	status, opts := postJSON(t, server, tok, "/profile/passkeys/options", nil)
-	if status != 200 {
-		t.Fatalf("passkey options: %d %s", status, opts)
-	}
-	cred, err := a.Create(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if status, b := postJSON(t, server, tok, "/profile/passkeys", map[string]any{"name": name, "credential": json.RawMessage(cred)}); status != 200 {
-		t.Fatalf("register the passkey %q: %d %s", name, status, b)
-	}
+	webauthntest.Register(t, server+client.BasePath, testserver.PublicURL, "mfad.example", c.savedSession(t), name)
 }
 
 type passkeyJSON struct {

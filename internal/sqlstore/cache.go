@@ -47,6 +47,10 @@ type cachedSession struct {
 	a  mfad.Account
 }
 
+// CacheSessions is how many sessions the stores' caches keep at most (about
+// 1 KB each).
+const CacheSessions = 20000
+
 // NewSessionCache returns a cache of at most max sessions; past it, new
 // reads are not kept until entries are forgotten.
 func NewSessionCache(max int) *SessionCache {

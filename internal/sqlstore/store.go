@@ -414,8 +414,10 @@ func (s *Store) sessionUser(ctx context.Context, hash []byte) (*mfad.Session, *m
 	var kind string
 	var step int
 	var created, seen, expires, aCreated, aModified int64
-	var row sqlrow.Scanner = scanOne{ctx, s.d.ScanOne, s.SQL.SessionUser, []any{hash}}
-	if s.d.ScanOne == nil {
+	var row sqlrow.Scanner
+	if s.d.ScanOne != nil {
+		row = scanOne{ctx, s.d.ScanOne, s.SQL.SessionUser, []any{hash}}
+	} else {
 		row = s.d.Read(ctx).QueryRow(s.SQL.SessionUser, hash)
 	}
 	u, err := ScanUser(sqlrow.Prefixed{Row: row, Lead: []any{&se.Hash, &kind, &step, &created, &seen, &expires, &se.Failures,

@@ -3,7 +3,6 @@ package storetest
 import (
 	"bytes"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,18 +22,10 @@ func testAdvanceLoginReplayConcurrentSessions(t *testing.T, s mfad.Store) {
 		limited[i] = newSession(t, s, u.ID, mfad.SessionLimited, mfad.StepTOTP)
 		next[i] = fullNext(u.ID)
 	}
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			errs[i] = s.AdvanceLogin(ctx, mfad.Advance{LimitedHash: limited[i].Hash, UserID: u.ID,
-				TOTPStep: 1000, TOTPGen: gen, Next: next[i], Now: t0})
-		})
-	}
-	close(start)
-	wg.Wait()
+	errs := atOnce(n, func(i int) error {
+		return s.AdvanceLogin(ctx, mfad.Advance{LimitedHash: limited[i].Hash, UserID: u.ID,
+			TOTPStep: 1000, TOTPGen: gen, Next: next[i], Now: t0})
+	})
 	winner := -1
 	for i, err := range errs {
 		switch {
@@ -98,22 +89,14 @@ func testAdvanceLoginOneSessionConcurrent(t *testing.T, s mfad.Store) {
 	limited := newSession(t, s, u.ID, mfad.SessionLimited, mfad.StepTOTP)
 
 	const n = 50
-	errs := make([]error, n)
 	next := make([]*mfad.Session, n)
 	for i := range next {
 		next[i] = fullNext(u.ID)
 	}
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			errs[i] = s.AdvanceLogin(ctx, mfad.Advance{LimitedHash: limited.Hash, UserID: u.ID,
-				TOTPStep: 500, TOTPGen: gen, Next: next[i], Now: t0})
-		})
-	}
-	close(start)
-	wg.Wait()
+	errs := atOnce(n, func(i int) error {
+		return s.AdvanceLogin(ctx, mfad.Advance{LimitedHash: limited.Hash, UserID: u.ID,
+			TOTPStep: 500, TOTPGen: gen, Next: next[i], Now: t0})
+	})
 	ok := 0
 	for i, err := range errs {
 		switch {

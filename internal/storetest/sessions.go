@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -124,19 +123,11 @@ func testLimitedSessionCapConcurrent(t *testing.T, s mfad.Store) {
 	u := newUser(t, s, a.ID, nil)
 	const n = 60
 	lims := make([]*mfad.Session, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
 	for i := range lims {
 		lims[i] = &mfad.Session{Hash: randHash(), UserID: u.ID, Kind: mfad.SessionLimited, Step: mfad.StepTOTP,
 			Created: t0, LastSeen: t0, Expires: t0.Add(time.Hour)}
-		wg.Go(func() {
-			<-start
-			errs[i] = s.CreateSession(ctx, lims[i])
-		})
 	}
-	close(start)
-	wg.Wait()
+	errs := atOnce(n, func(i int) error { return s.CreateSession(ctx, lims[i]) })
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("CreateSession %d: %v", i, err)

@@ -280,10 +280,9 @@ func sameUserSets(a, b []*mfad.User) bool {
 	return reflect.DeepEqual(norm(a), norm(b))
 }
 
-// exactlyOne runs op(0) to op(n-1) at the same instant and fails the test
-// unless exactly one returns nil and every other returns lose.
-func exactlyOne(t *testing.T, n int, what string, lose error, op func(i int) error) {
-	t.Helper()
+// atOnce runs op(0) to op(n-1), each on a goroutine of its own, all
+// released at the same instant, and returns their errors.
+func atOnce(n int, op func(i int) error) []error {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -295,6 +294,14 @@ func exactlyOne(t *testing.T, n int, what string, lose error, op func(i int) err
 	}
 	close(start)
 	wg.Wait()
+	return errs
+}
+
+// exactlyOne runs op(0) to op(n-1) at the same instant and fails the test
+// unless exactly one returns nil and every other returns lose.
+func exactlyOne(t *testing.T, n int, what string, lose error, op func(i int) error) {
+	t.Helper()
+	errs := atOnce(n, op)
 	won := 0
 	for i, err := range errs {
 		switch {

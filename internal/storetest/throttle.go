@@ -117,17 +117,10 @@ func testThrottleConcurrent(t *testing.T, s mfad.Store) {
 	p := mfad.Throttle{Limit: 5, Window: 15 * time.Minute, Lock: 15 * time.Minute}
 	const n = 300
 	retries := make([]time.Duration, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			retries[i], errs[i] = retryOf(s.Reserve(ctx, "email:flood@example.com", p, t0))
-		})
-	}
-	close(start)
-	wg.Wait()
+	errs := atOnce(n, func(i int) (err error) {
+		retries[i], err = retryOf(s.Reserve(ctx, "email:flood@example.com", p, t0))
+		return err
+	})
 	free := 0
 	for i := range n {
 		if errs[i] != nil {
