@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -50,6 +51,9 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	if s.grouped.Load() == 0 {
 		t.Fatal("no writes were committed together: the test did not exercise groups")
 	}
+	if s.rerun.Load() == 0 {
+		t.Fatal("no group ran again with savepoints: the test did not exercise a failure in a group")
+	}
 	rows, err := s.r.QueryContext(ctx, "SELECT key FROM meta WHERE key LIKE 'k-%'")
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +72,39 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		if have[k] != (i%3 == 2) {
 			t.Errorf("%s present: %v, want %v", k, have[k], i%3 == 2)
 		}
+	}
+}
+
+// Groups whose writes all succeed run once, without savepoints: every write
+// function is called exactly once and every write lands.
+func TestGroupCommitWithoutFailuresRunsOnce(t *testing.T) {
+	ctx := context.Background()
+	s := openGroupStore(t)
+	const n = 400
+	var calls atomic.Int64
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			err := s.tx(ctx, func(tx *wtx) error {
+				calls.Add(1)
+				_, err := tx.Exec("INSERT INTO meta(key, value) VALUES(?, 'v')", fmt.Sprintf("ok-%d", i))
+				return err
+			})
+			if err != nil {
+				t.Errorf("write %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if s.grouped.Load() == 0 {
+		t.Fatal("no writes were committed together: the test did not exercise groups")
+	}
+	if c, r := calls.Load(), s.rerun.Load(); c != n || r != 0 {
+		t.Fatalf("%d calls of %d write functions, %d groups run again; want each once, none again", c, n, r)
+	}
+	var got int
+	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM meta WHERE key LIKE 'ok-%'").Scan(&got); err != nil || got != n {
+		t.Fatalf("%d writes landed (%v), want %d", got, err, n)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/mfad/mfad"
 	"github.com/mfad/mfad/auth"
 	"github.com/mfad/mfad/httpapi"
+	"github.com/mfad/mfad/internal/gcfloor"
 	"github.com/mfad/mfad/mailer"
 	"github.com/mfad/mfad/passhash"
 	"github.com/mfad/mfad/postgres"
@@ -198,6 +199,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Info("metrics listening", "addr", mln.Addr().String(), "pprof", *withPprof)
 		metricsAddr = mln.Addr().String()
 	}
+	if gcfloor.Overridden(getenv) {
+		log.Info("garbage collector as the environment sets it (GOGC or GOMEMLIMIT)")
+	} else {
+		defer gcfloor.Start(gcHeapFloor)()
+		log.Info("garbage collector: the heap may grow to a floor before each collection", "floor_mib", gcHeapFloor>>20)
+	}
 	log.Info("mfad listening", "addr", ln.Addr().String(), "db", dbf.name())
 	fmt.Fprintf(stdout, "mfad listening on http://%s\n", ln.Addr())
 	if metricsAddr != "" {
@@ -205,6 +212,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	return s.Serve(ctx, ln)
 }
+
+// gcHeapFloor is the heap the server may grow to before each garbage
+// collection while its live heap is small (see internal/gcfloor and
+// docs/operations.md "Memory").
+const gcHeapFloor = 64 << 20
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level

@@ -49,6 +49,10 @@ type Statements struct {
 func (d *Dialect) statements() Statements {
 	q := d.q
 	in := d.InIDs
+	returningID := " RETURNING id"
+	if d.LastInsertID {
+		returningID = ""
+	}
 	return Statements{
 		Meta:            q("SELECT value FROM meta WHERE key = ?"),
 		PutMetaIfAbsent: q("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO NOTHING"),
@@ -173,8 +177,10 @@ func (d *Dialect) statements() Statements {
 			ON CONFLICT(key) DO UPDATE SET count = excluded.count, window_start = excluded.window_start, locked_until = excluded.locked_until`),
 		Release: q(`UPDATE throttle SET count = {GREATEST}(count - 1, 0),
 			locked_until = CASE WHEN count - 1 < ? THEN 0 ELSE locked_until END WHERE key = ?`),
+		// The new row's id: returned, or the driver's Result.LastInsertId
+		// (see Dialect.LastInsertID).
 		InsertAudit: q(`INSERT INTO audit(account_id, actor_id, user_id, event, outcome, addr, detail, at)
-			VALUES(?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			VALUES(?, ?, ?, ?, ?, ?, ?, ?)` + returningID),
 		AuditEvents: q(`SELECT id, account_id, actor_id, user_id, event, outcome, addr, detail, at
 			FROM audit WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?`),
 		SealedSecrets: q(`SELECT id, FALSE, totp_seal FROM users WHERE totp_seal IS NOT NULL

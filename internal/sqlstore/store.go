@@ -813,7 +813,17 @@ func (s *Store) RecordAudit(ctx context.Context, events []*mfad.AuditEvent) erro
 // insertAudit appends events and sets their IDs, one statement each.
 func (s *Store) insertAudit(q Querier, events []*mfad.AuditEvent) error {
 	for _, e := range events {
-		if err := q.QueryRow(s.SQL.InsertAudit, AuditArgs(e)...).Scan(&e.ID); err != nil {
+		if !s.d.LastInsertID {
+			if err := q.QueryRow(s.SQL.InsertAudit, AuditArgs(e)...).Scan(&e.ID); err != nil {
+				return err
+			}
+			continue
+		}
+		res, err := q.Exec(s.SQL.InsertAudit, AuditArgs(e)...)
+		if err != nil {
+			return err
+		}
+		if e.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
 	}
