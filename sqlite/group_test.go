@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -335,4 +337,63 @@ func openGroupStore(t *testing.T) *Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// The checkpointer copies committed writes into the database file itself,
+// without the writer and without another commit: soon after the last
+// write, a copy of the file alone, without its WAL, holds every write.
+func TestCheckpointerCopiesCommitsIntoTheFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "mfad.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 300
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if err := s.tx(ctx, func(tx *wtx) error {
+				_, err := tx.Exec("INSERT INTO meta(key, value) VALUES(?, 'v')", fmt.Sprintf("ck-%d", i))
+				return err
+			}); err != nil {
+				t.Errorf("write %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	inFile := func() (int, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return 0, err
+		}
+		cp := filepath.Join(t.TempDir(), "copy.db")
+		if err := os.WriteFile(cp, b, 0o600); err != nil {
+			return 0, err
+		}
+		db, err := sql.Open("sqlite", cp)
+		if err != nil {
+			return 0, err
+		}
+		defer db.Close()
+		var got int
+		err = db.QueryRowContext(ctx, "SELECT count(*) FROM meta WHERE key LIKE 'ck-%'").Scan(&got)
+		return got, err
+	}
+	deadline := time.Now().Add(40 * CheckpointEvery)
+	for {
+		got, err := inFile()
+		if err == nil && got == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v after the last write the file alone holds %d of the %d writes (%v); %d checkpoints ran",
+				40*CheckpointEvery, got, n, err, s.ckRuns.Load())
+		}
+		time.Sleep(CheckpointEvery / 2)
+	}
+	if r, f := s.ckRuns.Load(), s.ckFailed.Load(); r == 0 || f != 0 {
+		t.Fatalf("%d checkpoints ran, %d failed; want some, none failed", r, f)
+	}
 }

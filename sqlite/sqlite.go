@@ -53,6 +53,13 @@ type Store struct {
 	// goroutine alone uses it.
 	careful bool
 
+	// The checkpointer (see checkpointer).
+	ck       *sql.DB       // its one connection
+	ckDone   chan struct{} // closed when it has returned
+	commits  atomic.Int64  // the writer's commits since it last looked
+	ckRuns   atomic.Int64  // checkpoints it ran
+	ckFailed atomic.Int64  // of those, the ones that failed
+
 	// The writer's kept statements (see stmt.go); the writer goroutine
 	// alone uses them.
 	wstmts map[string]*sql.Stmt // nil: could not be prepared
@@ -116,14 +123,10 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 			q.Add("_pragma", extra)
 		} else {
 			q.Set("_txlock", "immediate")
-			// The writer copies the WAL back into the database (a
-			// checkpoint) when it holds 4,000 pages instead of SQLite's
-			// 1,000: the pages many writes change (the indexes' upper
-			// levels, the users' rows of a busy account) are copied
-			// once for all of them: 13% fewer pwrite, pread and fsync
-			// calls per login in the store's benchmark (counted with
-			// strace).
-			q.Add("_pragma", "wal_autocheckpoint(4000)")
+			// The checkpointer copies the WAL back into the database
+			// (see checkpointer); the writer does only if the WAL
+			// reaches 8,000 pages all the same.
+			q.Add("_pragma", "wal_autocheckpoint(8000)")
 		}
 		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 	}
@@ -147,10 +150,21 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	// The checkpointer's connection never checkpoints on a commit of its
+	// own: it commits nothing.
+	ck, err := sql.Open("sqlite", dsn("wal_autocheckpoint(0)"))
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	ck.SetMaxOpenConns(1)
+	ck.SetMaxIdleConns(1)
+	ck.SetConnMaxLifetime(0)
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &Store{w: w, r: &rdb{DB: r}, wstmts: map[string]*sql.Stmt{}, wwant: map[string]bool{}, writes: make(chan *write), quit: make(chan struct{}), stopped: make(chan struct{})}
+	s := &Store{w: w, r: &rdb{DB: r}, ck: ck, ckDone: make(chan struct{}), wstmts: map[string]*sql.Stmt{}, wwant: map[string]bool{}, writes: make(chan *write), quit: make(chan struct{}), stopped: make(chan struct{})}
 	s.Store = sqlstore.New(s.dialect())
 	if !o.NoSessionCache {
 		s.Store.Cache = sqlstore.NewSessionCache(sqlstore.CacheSessions)
@@ -161,6 +175,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		}
 	}
 	go s.writer()
+	go s.checkpointer()
 	return s, nil
 }
 
@@ -243,7 +258,8 @@ func migrator(db *sql.DB) (*goose.Provider, error) {
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.quit) })
 	<-s.stopped
-	return errors.Join(s.r.Close(), s.w.Close())
+	<-s.ckDone
+	return errors.Join(s.r.Close(), s.ck.Close(), s.w.Close())
 }
 
 // IntegrityCheck runs PRAGMA integrity_check and returns its first line.
@@ -373,12 +389,49 @@ func (s *Store) writer() {
 			}
 		}
 		if len(group) == 1 {
-			group[0].done <- s.commitOne(group[0])
+			err := s.commitOne(group[0])
+			s.commits.Add(1) // before the answer: see answer
+			group[0].done <- err
 		} else {
 			s.grouped.Add(int64(len(group)))
 			s.commitGroup(group)
 		}
 		s.prepareWanted()
+	}
+}
+
+// CheckpointEvery is how often the checkpointer copies the WAL back into
+// the database while there are commits: at 5,000 logins a second, about
+// 1,000 pages each time.
+const CheckpointEvery = 50 * time.Millisecond
+
+// checkpointer copies the WAL back into the database (a passive
+// checkpoint) on a connection of its own, every CheckpointEvery while the
+// writer commits, so that the writer does not stop to do it: a group whose
+// commit also ran the checkpoint took several milliseconds longer, and
+// every request waiting behind it with it (the second factor's p99 was
+// 8-20% lower with the checkpoints here, both builds loaded at once). The
+// copy runs beside the writer's transactions, which SQLite allows: a
+// checkpoint copies only committed pages that no reader still needs from
+// the WAL. Should it fail or fall behind, the writer checkpoints itself at
+// 8,000 pages (wal_autocheckpoint); a failure changes nothing committed.
+func (s *Store) checkpointer() {
+	defer close(s.ckDone)
+	t := time.NewTicker(CheckpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-t.C:
+		}
+		if s.commits.Swap(0) == 0 {
+			continue
+		}
+		if _, err := s.ck.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+			s.ckFailed.Add(1) // SQLITE_BUSY while another process checkpoints, say
+		}
+		s.ckRuns.Add(1)
 	}
 }
 
@@ -439,7 +492,7 @@ func (s *Store) commitOptimistic(group []*write) bool {
 	errs := make([]error, len(group))
 	btx, err := s.w.BeginTx(context.Background(), nil)
 	if err != nil {
-		answer(group, errs, err)
+		s.answer(group, errs, err)
 		return true
 	}
 	tx := &wtx{tx: btx, s: s, ctx: context.Background()}
@@ -453,7 +506,7 @@ func (s *Store) commitOptimistic(group []*write) bool {
 			return false
 		}
 	}
-	answer(group, errs, tx.Commit())
+	s.answer(group, errs, tx.Commit())
 	return true
 }
 
@@ -463,13 +516,13 @@ func (s *Store) commitSavepoints(group []*write) (failed bool) {
 	errs := make([]error, len(group))
 	btx, err := s.w.BeginTx(context.Background(), nil)
 	if err != nil {
-		answer(group, errs, err)
+		s.answer(group, errs, err)
 		return true
 	}
 	tx := &wtx{tx: btx, s: s, ctx: context.Background()}
 	abort := func(err error) bool {
 		tx.Rollback()
-		answer(group, errs, err)
+		s.answer(group, errs, err)
 		return true
 	}
 	for i, w := range group {
@@ -493,13 +546,16 @@ func (s *Store) commitSavepoints(group []*write) (failed bool) {
 			return abort(err)
 		}
 	}
-	answer(group, errs, tx.Commit())
+	s.answer(group, errs, tx.Commit())
 	return failed
 }
 
 // answer tells each write of group its outcome: its own error, or else err
-// (the commit's, nil when it succeeded).
-func answer(group []*write, errs []error, err error) {
+// (the commit's, nil when it succeeded). The commit is counted for the
+// checkpointer first, so that a checkpoint starting after a write's answer
+// copies it.
+func (s *Store) answer(group []*write, errs []error, err error) {
+	s.commits.Add(1)
 	for i, w := range group {
 		if errs[i] == nil {
 			errs[i] = err
