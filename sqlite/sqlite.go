@@ -295,16 +295,16 @@ func dbErr(err error) error {
 // One goroutine owns the writer connection. Writes reach it in arrival order
 // (blocked senders on an unbuffered channel are served first come, first
 // served), so a burst of writes cannot starve one request. Writes that queue
-// while a commit is being synced are committed together, each inside its own
-// savepoint: one that fails is rolled back alone, and one fsync makes the
-// whole group durable (group commit). Every caller learns its outcome only
+// while a commit is being synced are committed together: one that fails is
+// rolled back alone (see commitGroup), and one fsync makes the whole group
+// durable (group commit). Every caller learns its outcome only
 // after that commit, so no change is acknowledged before it is durable.
 func (s *Store) tx(ctx context.Context, fn func(*wtx) error) error {
 	return s.submit(ctx, fn, false)
 }
 
 // txSolo is tx for a large write (an admin call on up to thousands of
-// users): it is committed alone, not in a group, so that the savepoint
+// users): it is committed alone, not in a group, so that the undo
 // journals of many large writes do not pile up in memory at once.
 func (s *Store) txSolo(ctx context.Context, fn func(*wtx) error) error {
 	return s.submit(ctx, fn, true)
