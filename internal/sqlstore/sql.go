@@ -24,7 +24,8 @@ type Statements struct {
 	InsertSession, RecordLogin, Session, SessionUser     string
 	TouchSession, DeleteSession, FailSession             string
 	CountLimited, CapLimited, CountSessions              string
-	LockedUntil, CloseLimited, ConsumeStep, ResetKey     string
+	LockedUntil, TakeKey, CloseLimited, ConsumeStep      string
+	ResetKey                                             string
 	LockPending, ActivatePending, DropPending            string
 	PutPending, Pending, CloseOthers                     string
 	SetPIN, FactorsForRemoval, RemoveTOTP, RemovePIN     string
@@ -96,6 +97,7 @@ func (d *Dialect) statements() Statements {
 			FROM sessions WHERE expires > ?`),
 
 		LockedUntil:  q("SELECT locked_until FROM throttle WHERE key = ?"),
+		TakeKey:      q("DELETE FROM throttle WHERE key = ? RETURNING locked_until"),
 		CloseLimited: q("DELETE FROM sessions WHERE hash = ? AND kind = 'limited' AND user_id = ?"),
 		// The step is consumed, and a completed login recorded, in one
 		// statement: while the step is after the last accepted one and the

@@ -486,8 +486,16 @@ func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
 	defer s.Cache.ForgetUsers(a.UserID) // the limited session is one of the user's
 	return s.tx(ctx, func(q Querier) error {
 		if a.CheckKey != "" {
+			// A completed login clears the key it checks (the TOTP step
+			// that ends a login): the row is taken in the same statement
+			// as the check, and put back by the rollback of this write
+			// when the key is locked.
+			check := s.SQL.LockedUntil
+			if a.ResetKey == a.CheckKey {
+				check = s.SQL.TakeKey
+			}
 			var locked int64
-			err := q.QueryRow(s.SQL.LockedUntil, a.CheckKey).Scan(&locked)
+			err := q.QueryRow(check, a.CheckKey).Scan(&locked)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
@@ -539,7 +547,7 @@ func (s *Store) AdvanceLogin(ctx context.Context, a mfad.Advance) error {
 		if err := s.insertSession(q, a.Next, login); err != nil {
 			return err
 		}
-		if a.ResetKey != "" {
+		if a.ResetKey != "" && a.ResetKey != a.CheckKey {
 			if _, err := q.Exec(s.SQL.ResetKey, a.ResetKey); err != nil {
 				return err
 			}
