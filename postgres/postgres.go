@@ -187,18 +187,25 @@ func (q querier) Exec(query string, args ...any) (sql.Result, error) {
 	return q.tx.ExecContext(q.ctx, query, args...)
 }
 
-func (q querier) QueryRow(query string, args ...any) *sql.Row {
+func (q querier) QueryRow(query string, args ...any) sqlstore.Row {
 	if q.tx != nil {
 		return q.tx.QueryRowContext(q.ctx, query, args...)
 	}
 	return q.db.QueryRowContext(q.ctx, query, args...)
 }
 
-func (q querier) Query(query string, args ...any) (*sql.Rows, error) {
+func (q querier) Query(query string, args ...any) (sqlstore.Rows, error) {
+	var rows *sql.Rows
+	var err error
 	if q.tx != nil {
-		return q.tx.QueryContext(q.ctx, query, args...)
+		rows, err = q.tx.QueryContext(q.ctx, query, args...)
+	} else {
+		rows, err = q.db.QueryContext(q.ctx, query, args...)
 	}
-	return q.db.QueryContext(q.ctx, query, args...)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return rows, nil
 }
 
 // scrub drops the connection string from connection errors.

@@ -60,10 +60,10 @@ type Store struct {
 	ckRuns   atomic.Int64  // checkpoints it ran
 	ckFailed atomic.Int64  // of those, the ones that failed
 
-	// The writer's kept statements (see stmt.go); the writer goroutine
-	// alone uses them.
-	wstmts map[string]*sql.Stmt // nil: could not be prepared
-	wwant  map[string]bool      // to prepare after the current commit
+	// wc is the writer's connection (see stmt.go); the writer goroutine
+	// alone uses it.
+	wconn *sql.Conn
+	wc    *wconn
 
 	// dataVersion is the writer connection's PRAGMA data_version when last
 	// read: it changes when another connection, so another process,
@@ -164,15 +164,28 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &Store{w: w, r: &rdb{DB: r}, ck: ck, ckDone: make(chan struct{}), wstmts: map[string]*sql.Stmt{}, wwant: map[string]bool{}, writes: make(chan *write), quit: make(chan struct{}), stopped: make(chan struct{})}
+	s := &Store{w: w, r: &rdb{DB: r}, ck: ck, ckDone: make(chan struct{}), writes: make(chan *write), quit: make(chan struct{}), stopped: make(chan struct{})}
 	s.Store = sqlstore.New(s.dialect())
+	fail := func(err error) (*Store, error) {
+		if s.wconn != nil {
+			s.wconn.Close()
+		}
+		r.Close()
+		ck.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	if !o.NoSessionCache {
 		s.Store.Cache = sqlstore.NewSessionCache(sqlstore.CacheSessions)
 		if err := w.QueryRowContext(ctx, "PRAGMA data_version").Scan(&s.dataVersion); err != nil {
-			r.Close()
-			w.Close()
-			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+			return fail(err)
 		}
+	}
+	if s.wconn, err = w.Conn(ctx); err != nil {
+		return fail(err)
+	}
+	if err := s.wconn.Raw(func(dc any) error { _, err := newWConn(dc); return err }); err != nil {
+		return fail(err)
 	}
 	go s.writer()
 	go s.checkpointer()
@@ -222,12 +235,16 @@ type reader struct {
 	r   *rdb
 }
 
-func (q reader) QueryRow(query string, args ...any) *sql.Row {
+func (q reader) QueryRow(query string, args ...any) sqlstore.Row {
 	return q.r.QueryRowContext(q.ctx, query, args...)
 }
 
-func (q reader) Query(query string, args ...any) (*sql.Rows, error) {
-	return q.r.QueryContext(q.ctx, query, args...)
+func (q reader) Query(query string, args ...any) (sqlstore.Rows, error) {
+	rows, err := q.r.QueryContext(q.ctx, query, args...)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return rows, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -351,8 +368,23 @@ func (w *write) run(tx *wtx) (err error) {
 // maxGroup bounds the writes committed together.
 const maxGroup = 128
 
+// writer runs the writer goroutine's loop on the driver's connection.
 func (s *Store) writer() {
 	defer close(s.stopped)
+	defer s.wconn.Close()
+	s.wconn.Raw(func(dc any) error {
+		c, err := newWConn(dc) // checked by OpenWith
+		if err != nil {
+			panic(err)
+		}
+		s.wc = c
+		defer c.close()
+		s.writeLoop()
+		return nil
+	})
+}
+
+func (s *Store) writeLoop() {
 	group := make([]*write, 0, maxGroup)
 	var next *write // a solo write that ended the last gathering
 	var tick <-chan time.Time
@@ -396,7 +428,6 @@ func (s *Store) writer() {
 			s.grouped.Add(int64(len(group)))
 			s.commitGroup(group)
 		}
-		s.prepareWanted()
 	}
 }
 
@@ -440,7 +471,10 @@ func (s *Store) checkpointer() {
 // side).
 func (s *Store) checkDataVersion() {
 	var v int64
-	if err := s.w.QueryRow("PRAGMA data_version").Scan(&v); err != nil || v != s.dataVersion {
+	tx := &wtx{c: s.wc, ctx: context.Background()}
+	err := tx.QueryRow("PRAGMA data_version").Scan(&v)
+	tx.closeRows()
+	if err != nil || v != s.dataVersion {
 		s.Store.Cache.ForgetAll()
 		s.dataVersion = v
 	}
@@ -451,11 +485,10 @@ func (s *Store) commitOne(w *write) error {
 	if err := w.ctx.Err(); err != nil {
 		return err
 	}
-	btx, err := s.w.BeginTx(context.Background(), nil)
+	tx, err := begin(s.wc, w.ctx)
 	if err != nil {
 		return err
 	}
-	tx := &wtx{tx: btx, s: s, ctx: w.ctx}
 	if err := w.run(tx); err != nil {
 		tx.Rollback()
 		return err
@@ -490,12 +523,11 @@ func (s *Store) commitGroup(group []*write) {
 // them failed; otherwise every write has its answer.
 func (s *Store) commitOptimistic(group []*write) bool {
 	errs := make([]error, len(group))
-	btx, err := s.w.BeginTx(context.Background(), nil)
+	tx, err := begin(s.wc, context.Background())
 	if err != nil {
 		s.answer(group, errs, err)
 		return true
 	}
-	tx := &wtx{tx: btx, s: s, ctx: context.Background()}
 	for i, w := range group {
 		if err := w.ctx.Err(); err != nil {
 			errs[i] = err // not run: nothing to undo
@@ -514,12 +546,11 @@ func (s *Store) commitOptimistic(group []*write) bool {
 // reports whether one of them failed.
 func (s *Store) commitSavepoints(group []*write) (failed bool) {
 	errs := make([]error, len(group))
-	btx, err := s.w.BeginTx(context.Background(), nil)
+	tx, err := begin(s.wc, context.Background())
 	if err != nil {
 		s.answer(group, errs, err)
 		return true
 	}
-	tx := &wtx{tx: btx, s: s, ctx: context.Background()}
 	abort := func(err error) bool {
 		tx.Rollback()
 		s.answer(group, errs, err)

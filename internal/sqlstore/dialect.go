@@ -17,11 +17,27 @@ import (
 	"strings"
 )
 
+// Row is the result of a query of one row, as *sql.Row: Scan returns
+// sql.ErrNoRows when there is none.
+type Row interface {
+	Scan(dest ...any) error
+}
+
+// Rows is the result of a query, as *sql.Rows.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}
+
 // Reader runs the reads of one request, under the context it was made
-// with.
+// with. database/sql's *sql.Row and *sql.Rows are its results on
+// PostgreSQL and on SQLite's read connections; SQLite's writer runs its
+// statements through the driver's own interface (sqlite/stmt.go).
 type Reader interface {
-	QueryRow(q string, args ...any) *sql.Row
-	Query(q string, args ...any) (*sql.Rows, error)
+	QueryRow(q string, args ...any) Row
+	Query(q string, args ...any) (Rows, error)
 }
 
 // Querier runs the statements of one write transaction, under the
