@@ -5,7 +5,7 @@
 // has grown to twice what the last one left alive, and at 4 MiB at the
 // least. mfad's live heap is small (2 MiB after a collection while it
 // serves second-factor steps at full speed) and a busy server allocates
-// for every request, so it collected about 50 times a second: 7-12% of the
+// for every request, so it collected about 50 times a second: 6-7% of the
 // CPU of a second-factor step on 2 cores (BENCHMARKS.md).
 //
 // Start sets the collector's target after every collection to the larger
