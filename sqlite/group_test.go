@@ -89,8 +89,7 @@ func TestGroupCommitWithoutFailuresRunsOnce(t *testing.T) {
 		wg.Go(func() {
 			err := s.tx(ctx, func(tx *wtx) error {
 				calls.Add(1)
-				_, err := tx.Exec("INSERT INTO meta(key, value) VALUES(?, 'v')", fmt.Sprintf("ok-%d", i))
-				return err
+				return putKey(tx, fmt.Sprintf("ok-%d", i))
 			})
 			if err != nil {
 				t.Errorf("write %d: %v", i, err)
@@ -200,10 +199,7 @@ func TestSoloWritesCommitAlone(t *testing.T) {
 				}
 				return
 			}
-			if err := s.tx(ctx, func(tx *wtx) error {
-				_, err := tx.Exec("INSERT INTO meta(key, value) VALUES(?, 'v')", fmt.Sprintf("small-%d", i))
-				return err
-			}); err != nil {
+			if err := s.tx(ctx, func(tx *wtx) error { return putKey(tx, fmt.Sprintf("small-%d", i)) }); err != nil {
 				t.Errorf("write %d: %v", i, err)
 			}
 		}()
@@ -354,10 +350,7 @@ func TestCheckpointerCopiesCommitsIntoTheFile(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			if err := s.tx(ctx, func(tx *wtx) error {
-				_, err := tx.Exec("INSERT INTO meta(key, value) VALUES(?, 'v')", fmt.Sprintf("ck-%d", i))
-				return err
-			}); err != nil {
+			if err := s.tx(ctx, func(tx *wtx) error { return putKey(tx, fmt.Sprintf("ck-%d", i)) }); err != nil {
 				t.Errorf("write %d: %v", i, err)
 			}
 		})
@@ -396,4 +389,10 @@ func TestCheckpointerCopiesCommitsIntoTheFile(t *testing.T) {
 	if r, f := s.ckRuns.Load(), s.ckFailed.Load(); r == 0 || f != 0 {
 		t.Fatalf("%d checkpoints ran, %d failed; want some, none failed", r, f)
 	}
+}
+
+// putKey inserts a meta row of key.
+func putKey(tx *wtx, key string) error {
+	_, err := tx.Exec("INSERT INTO meta(key, value) VALUES(?, 'v')", key)
+	return err
 }

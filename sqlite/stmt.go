@@ -118,12 +118,7 @@ func begin(c *wconn, ctx context.Context) (*wtx, error) {
 // (see wtx), through the kept statement of q. They take no context of
 // their own, so that none is passed in vain.
 func (t *wtx) Exec(q string, args ...any) (sql.Result, error) {
-	t.closeRows()
-	nv, err := namedValues(args)
-	if err != nil {
-		return nil, err
-	}
-	st, err := t.c.stmt(t.ctx, q)
+	st, nv, err := t.prepare(q, args)
 	if err != nil {
 		return nil, err
 	}
@@ -146,13 +141,20 @@ func (t *wtx) Query(q string, args ...any) (sqlstore.Rows, error) {
 	return rows, nil
 }
 
-func (t *wtx) query(q string, args []any) (*rawRows, error) {
+// prepare closes the open rows, converts args and returns the kept
+// statement of q (nil: run q unprepared).
+func (t *wtx) prepare(q string, args []any) (driver.Stmt, []driver.NamedValue, error) {
 	t.closeRows()
 	nv, err := namedValues(args)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st, err := t.c.stmt(t.ctx, q)
+	return st, nv, err
+}
+
+func (t *wtx) query(q string, args []any) (*rawRows, error) {
+	st, nv, err := t.prepare(q, args)
 	if err != nil {
 		return nil, err
 	}
