@@ -60,8 +60,9 @@ type Store struct {
 	ckRuns   atomic.Int64  // checkpoints it ran
 	ckFailed atomic.Int64  // of those, the ones that failed
 
-	// wc is the writer's connection (see stmt.go); the writer goroutine
-	// alone uses it.
+	// The writer's connection: wconn holds it out of the pool for the
+	// store's life, wc is the driver's connection in it (see stmt.go),
+	// which the writer goroutine alone uses.
 	wconn *sql.Conn
 	wc    *wconn
 

@@ -53,7 +53,8 @@ func newWConn(dc any) (*wconn, error) {
 }
 
 // stmt returns the kept statement of q, preparing it on first use; nil
-// when the cache is full (q then runs unprepared).
+// when the cache is full or the driver's statement lacks the context
+// interfaces (q then runs unprepared).
 func (w *wconn) stmt(ctx context.Context, q string) (driver.Stmt, error) {
 	if st, ok := w.stmts[q]; ok {
 		return st, nil
@@ -64,6 +65,12 @@ func (w *wconn) stmt(ctx context.Context, q string) (driver.Stmt, error) {
 	st, err := w.prep.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
+	}
+	_, e := st.(driver.StmtExecContext)
+	_, qc := st.(driver.StmtQueryContext)
+	if !e || !qc {
+		st.Close()
+		return nil, nil // run unprepared, through the connection's interfaces
 	}
 	w.stmts[q] = st
 	return st, nil

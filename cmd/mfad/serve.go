@@ -226,7 +226,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 // on a 2-core machine it then found none free for a fifth of its time (a
 // runtime trace of the second-factor benchmark: 15% waiting to be
 // scheduled, 8% to leave a system call). With one processor more the
-// second factor's p99 was 6-14% lower in 7 of 8 paired windows
+// second factor's p99 was 6-20% lower in 9 of 10 paired windows
 // (docs/bench/2026-12-07.md). Setting it stops the runtime's own updates
 // when a container's CPU limit changes; set GOMAXPROCS to choose.
 func spareProcessor(getenv func(string) string, current int) (int, bool) {
