@@ -422,9 +422,7 @@ func (s *Store) writeLoop() {
 			}
 		}
 		if len(group) == 1 {
-			err := s.commitOne(group[0])
-			s.commits.Add(1) // before the answer: see answer
-			group[0].done <- err
+			s.answer(group, []error{nil}, s.commitOne(group[0]))
 		} else {
 			s.grouped.Add(int64(len(group)))
 			s.commitGroup(group)
@@ -473,9 +471,7 @@ func (s *Store) checkpointer() {
 func (s *Store) checkDataVersion() {
 	var v int64
 	tx := &wtx{c: s.wc, ctx: context.Background()}
-	err := tx.QueryRow("PRAGMA data_version").Scan(&v)
-	tx.closeRows()
-	if err != nil || v != s.dataVersion {
+	if err := tx.QueryRow("PRAGMA data_version").Scan(&v); err != nil || v != s.dataVersion {
 		s.Store.Cache.ForgetAll()
 		s.dataVersion = v
 	}

@@ -6,7 +6,7 @@
 // least. mfad's live heap is small (2 MiB after a collection while it
 // serves second-factor steps at full speed) and a busy server allocates
 // for every request, so it collected about 50 times a second: 6-7% of the
-// CPU of a second-factor step on 2 cores (BENCHMARKS.md).
+// CPU of a second-factor step on 2 cores (docs/bench/2026-12-07.md).
 //
 // Start sets the collector's target after every collection to the larger
 // of twice the live heap (the default) and a floor, but at most
