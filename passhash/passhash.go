@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,11 +60,37 @@ type Hasher struct {
 
 	garbage atomic.Int64 // KiB of hashing memory dropped since the last collection
 	budget  int64        // KiB of dropped hashing memory that triggers a collection (see collect)
+
+	busyMu sync.Mutex
+	active int             // hashes running
+	onBusy func(busy bool) // see OnBusy
 }
 
 // OnWait makes f see how long each hash waited for a slot (for metrics);
 // call it before use.
 func (h *Hasher) OnWait(f func(time.Duration)) { h.onWait = f }
+
+// OnBusy makes f learn when the hasher becomes busy (f(true), before the
+// first of the hashes running at once starts) and idle again (f(false),
+// after the last one ends). The calls alternate, one at a time, and a hash
+// waits for them. Call it before use.
+func (h *Hasher) OnBusy(f func(busy bool)) { h.onBusy = f }
+
+// busy counts a hash in (d = 1) or out (d = -1) for OnBusy.
+func (h *Hasher) busy(d int) {
+	if h.onBusy == nil {
+		return
+	}
+	h.busyMu.Lock()
+	defer h.busyMu.Unlock()
+	h.active += d
+	switch {
+	case d > 0 && h.active == 1:
+		h.onBusy(true)
+	case d < 0 && h.active == 0:
+		h.onBusy(false)
+	}
+}
 
 // New returns a Hasher. workers < 1 means 1; queue < 0 means 0; maxWait <= 0
 // means 10 seconds.
@@ -130,6 +157,8 @@ func (h *Hasher) release() { <-h.slots }
 const minBudget = 16 << 10
 
 func (h *Hasher) key(secret, salt []byte, p Params) []byte {
+	h.busy(1)
+	defer h.busy(-1)
 	k := argon2.IDKey(secret, salt, p.Time, p.Memory, p.Threads, keyLen)
 	h.collect(int64(p.Memory))
 	return k

@@ -388,3 +388,74 @@ func TestHashMemoryIsCollected(t *testing.T) {
 		}
 	}
 }
+
+// OnBusy's function learns when hashing starts and when it stops: true
+// before a hash runs, false once none runs, alternating when hashes overlap.
+func TestOnBusy(t *testing.T) {
+	ctx := context.Background()
+	h := passhash.New(fast, 2, 64, time.Minute)
+	var mu sync.Mutex
+	var events []bool
+	h.OnBusy(func(busy bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, busy)
+	})
+	last := func() (bool, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(events) == 0 {
+			return false, 0
+		}
+		return events[len(events)-1], len(events)
+	}
+
+	if _, err := h.Hash(ctx, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(events) != "[true false]" {
+		t.Fatalf("one hash: OnBusy saw %v, want [true false]", events)
+	}
+
+	// Busy for as long as a slow verification runs.
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.Verify(ctx, slowEncoded, "pw")
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for busy, n := last(); !busy || n != 3; busy, n = last() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no busy call while a verification runs: %v", events)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if busy, n := last(); busy || n != 4 {
+		t.Fatalf("after the verification: OnBusy saw %v, want it ending [... true false]", events)
+	}
+
+	// Overlapping hashes: the calls alternate and end idle.
+	mu.Lock()
+	events = nil
+	mu.Unlock()
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			if _, err := h.Hash(ctx, fmt.Sprintf("pw-%d", i)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(events) < 2 || len(events)%2 != 0 {
+		t.Fatalf("16 hashes: OnBusy saw %d calls %v, want pairs", len(events), events)
+	}
+	for i, busy := range events {
+		if busy != (i%2 == 0) {
+			t.Fatalf("16 hashes: call %d was %v, want alternating from true: %v", i, busy, events)
+		}
+	}
+}
