@@ -151,7 +151,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	spare, useSpare := spareProcessor(getenv, cores)
 	var procs *processors
 	if useSpare {
-		procs = &processors{cores: cores, spare: spare}
+		procs = &processors{cores: cores, spare: spare, idleAfter: spareIdleAfter}
 		hasher.OnBusy(procs.hashing)
 	}
 	s, err := server.Open(ctx, server.Config{
@@ -211,7 +211,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if procs != nil {
 		procs.start()
 		defer procs.stop() // puts the cores' count back (tests run serve more than once)
-		log.Info("Go processors: one more than the cores while no password hash runs", "gomaxprocs", spare, "while_hashing", cores)
+		log.Info("Go processors: one more than the cores while no password hash has run for a second", "gomaxprocs", spare, "while_hashing", cores)
 	} else {
 		log.Info("Go processors as the environment sets them (GOMAXPROCS)", "gomaxprocs", runtime.GOMAXPROCS(0))
 	}
@@ -240,10 +240,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 // (docs/bench/2026-12-07.md). Setting it stops the runtime's own updates
 // when a container's CPU limit changes; set GOMAXPROCS to choose.
 //
-// While argon2id hashes run, the spare processor is taken back (see
-// processors): two hashes and a third Go processor on two cores took 20%
-// more CPU per password login (29.2 against 24.4 ms), 55-65 logins/s
-// against 70-75.
+// While argon2id hashes run, and for a second after, the spare processor
+// is taken back (see processors): two hashes and a third Go processor on
+// two cores took 20% more CPU per password login (29.2 against 24.4 ms),
+// 55-65 logins/s against 70-75.
 func spareProcessor(getenv func(string) string, current int) (int, bool) {
 	if getenv("GOMAXPROCS") != "" {
 		return current, false
@@ -251,16 +251,25 @@ func spareProcessor(getenv func(string) string, current int) (int, bool) {
 	return current + 1, true
 }
 
-// processors switches GOMAXPROCS between the cores' count, while password
-// or PIN hashes run (passhash.Hasher.OnBusy), and one more, while none runs
-// and serve serves. A switch stops the world for a few microseconds.
+// processors switches GOMAXPROCS between the cores' count, as soon as a
+// password or PIN hash starts (passhash.Hasher.OnBusy), and one more, once
+// no hash has run for idleAfter while serve serves. A switch stops the
+// world: 0.08-0.1 ms at the median on two cores busy with more goroutines
+// than processors, but 5-9 ms at the 99th percentile (a thread that the
+// system is not running must be reached), so a steady trickle of logins
+// switches at most about twice a second, not twice a login.
 type processors struct {
 	cores, spare int
+	idleAfter    time.Duration
 
 	mu      sync.Mutex
 	serving bool
 	hashes  bool
+	gen     int // counts the hasher's busy calls: a timer of an older idle stretch does nothing
 }
+
+// spareIdleAfter is processors.idleAfter in mfad serve.
+const spareIdleAfter = time.Second
 
 func (p *processors) start() {
 	p.mu.Lock()
@@ -280,8 +289,21 @@ func (p *processors) stop() {
 func (p *processors) hashing(busy bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.hashes = busy
-	p.set()
+	p.gen++
+	if busy {
+		p.hashes = true
+		p.set()
+		return
+	}
+	gen := p.gen
+	time.AfterFunc(p.idleAfter, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.gen == gen { // no hash since
+			p.hashes = false
+			p.set()
+		}
+	})
 }
 
 func (p *processors) set() {

@@ -3,6 +3,7 @@ package main
 import (
 	"runtime"
 	"testing"
+	"time"
 )
 
 func TestSpareProcessor(t *testing.T) {
@@ -17,29 +18,51 @@ func TestSpareProcessor(t *testing.T) {
 	}
 }
 
-// The spare processor is there while serve serves and no hash runs, taken
-// back while hashes run, and gone once serve stops.
+// The spare processor is there while serve serves and no hash has run for
+// idleAfter, taken back as soon as a hash runs, and gone once serve stops.
 func TestProcessorsSwitch(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	p := &processors{cores: 2, spare: 3}
+	const idle = 50 * time.Millisecond
+	p := &processors{cores: 2, spare: 3, idleAfter: idle}
 	runtime.GOMAXPROCS(2)
-	for _, step := range []struct {
-		do   func()
-		name string
-		want int
-	}{
-		{func() { p.hashing(true) }, "a hash before serving", 2},
-		{func() { p.hashing(false) }, "no hash before serving", 2},
-		{p.start, "serving", 3},
-		{func() { p.hashing(true) }, "serving, hashes running", 2},
-		{func() { p.hashing(false) }, "serving, hashes done", 3},
-		{func() { p.hashing(true) }, "serving, hashes again", 2},
-		{p.stop, "stopped while hashing", 2},
-		{func() { p.hashing(false) }, "hashes done after stop", 2},
-	} {
-		step.do()
-		if got := runtime.GOMAXPROCS(0); got != step.want {
-			t.Fatalf("%s: GOMAXPROCS %d, want %d", step.name, got, step.want)
+	want := func(name string, n int) {
+		t.Helper()
+		if got := runtime.GOMAXPROCS(0); got != n {
+			t.Fatalf("%s: GOMAXPROCS %d, want %d", name, got, n)
 		}
 	}
+	eventually := func(name string, n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for runtime.GOMAXPROCS(0) != n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: GOMAXPROCS %d after 10 s, want %d", name, runtime.GOMAXPROCS(0), n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+
+	p.hashing(true)
+	want("a hash before serving", 2)
+	p.hashing(false)
+	p.start()
+	want("serving, the hasher idle for less than idleAfter", 2)
+	eventually("serving, the hasher idle", 3)
+
+	p.hashing(true)
+	want("serving, a hash running", 2)
+	p.hashing(false)
+	time.Sleep(idle / 5)
+	p.hashing(true) // within idleAfter: the earlier idle stretch's timer must not switch
+	time.Sleep(2 * idle)
+	want("serving, a hash running after a short idle stretch", 2)
+	p.hashing(false)
+	eventually("serving, the hasher idle again", 3)
+
+	p.hashing(true)
+	p.stop()
+	want("stopped while hashing", 2)
+	p.hashing(false)
+	time.Sleep(2 * idle)
+	want("stopped, the hasher idle", 2)
 }
