@@ -278,11 +278,13 @@ func (p *processors) start() {
 	p.set()
 }
 
+// stop puts the cores' count back; from then on nothing switches (a hash
+// still running, or an idle timer, must not undo the next serve's choice).
 func (p *processors) stop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.serving = false
-	p.set()
+	runtime.GOMAXPROCS(p.cores)
 }
 
 // hashing is the hasher's OnBusy function.
@@ -306,10 +308,15 @@ func (p *processors) hashing(busy bool) {
 	})
 }
 
+// set applies the state while serve serves; before, GOMAXPROCS is the
+// cores' count already.
 func (p *processors) set() {
-	n := p.cores
-	if p.serving && !p.hashes {
-		n = p.spare
+	if !p.serving {
+		return
+	}
+	n := p.spare
+	if p.hashes {
+		n = p.cores
 	}
 	if runtime.GOMAXPROCS(0) != n {
 		runtime.GOMAXPROCS(n)
