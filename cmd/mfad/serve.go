@@ -152,7 +152,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	var procs *processors
 	if useSpare {
 		procs = &processors{cores: cores, spare: spare, idleAfter: spareIdleAfter}
-		hasher.OnBusy(procs.hashing)
+	}
+	var tuner *gcfloor.Tuner
+	if !gcfloor.Overridden(getenv) {
+		tuner = gcfloor.Start(gcHeapFloor)
+		defer tuner.Stop()
+	}
+	if f := onHashing(procs, tuner, hashingRoom(*hashWorkers)); f != nil {
+		hasher.OnBusy(f)
 	}
 	s, err := server.Open(ctx, server.Config{
 		DB: *dbf.db, StoreOpts: storeOpts, KeyFile: *keyFile, Auth: cfg, Log: log,
@@ -215,11 +222,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	} else {
 		log.Info("Go processors as the environment sets them (GOMAXPROCS)", "gomaxprocs", runtime.GOMAXPROCS(0))
 	}
-	if gcfloor.Overridden(getenv) {
+	if tuner == nil {
 		log.Info("garbage collector as the environment sets it (GOGC or GOMEMLIMIT)")
 	} else {
-		defer gcfloor.Start(gcHeapFloor)()
-		log.Info("garbage collector: the heap may grow to a floor before each collection", "floor_mib", gcHeapFloor>>20)
+		log.Info("garbage collector: the heap may grow to a floor before each collection, and is capped while password hashes run",
+			"floor_mib", gcHeapFloor>>20, "hashing_room_mib", hashingRoom(*hashWorkers)>>20)
 	}
 	log.Info("mfad listening", "addr", ln.Addr().String(), "db", dbf.name())
 	fmt.Fprintf(stdout, "mfad listening on http://%s\n", ln.Addr())
@@ -321,6 +328,46 @@ func (p *processors) set() {
 	if runtime.GOMAXPROCS(0) != n {
 		runtime.GOMAXPROCS(n)
 	}
+}
+
+// onHashing is the hasher's OnBusy function: while password or PIN hashes
+// run, the spare processor is taken back (procs, see processors) and Go's
+// memory is capped (tuner, see gcfloor.Tuner.Cap) at what it holds or at
+// the live heap plus need, whichever is larger. Either may be nil; with
+// both nil there is nothing to do (nil).
+//
+// Why the cap: each argon2id hash allocates a 19 MiB block. The heap
+// floor leaves free pages spread between small objects, where a block
+// seldom fits, so the heap grew by a block before the runtime gave as much
+// back: the password step's RSS peaked 15-20 MB higher, for a few
+// milliseconds, in about half of the runs (93-98 MB against 78-81 MB at
+// 10,000 users after the second-factor and admin windows). Capped, the
+// runtime gives free pages back as it grows: peaks 78.4-79.4 MB in every
+// run, logins per second and CPU per login within the machine's noise
+// (docs/bench/2026-12-07.md).
+func onHashing(procs *processors, tuner *gcfloor.Tuner, need uint64) func(busy bool) {
+	if procs == nil && tuner == nil {
+		return nil
+	}
+	return func(busy bool) {
+		if tuner != nil {
+			if busy {
+				tuner.Cap(need)
+			} else {
+				tuner.Uncap()
+			}
+		}
+		if procs != nil {
+			procs.hashing(busy)
+		}
+	}
+}
+
+// hashingRoom is the need given to gcfloor.Tuner.Cap while hashes run: the
+// blocks of workers hashes at once, and 16 MiB for the rest of the server
+// to grow meanwhile before the cap makes it collect more often.
+func hashingRoom(workers int) uint64 {
+	return uint64(max(workers, 1))*uint64(passhash.Default.Memory)<<10 + 16<<20
 }
 
 // gcHeapFloor is the heap the server may grow to before each garbage

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"math"
 	"runtime"
+	"runtime/debug"
 	"testing"
 	"time"
+
+	"github.com/mfad/mfad/internal/gcfloor"
 )
 
 func TestSpareProcessor(t *testing.T) {
@@ -65,4 +69,54 @@ func TestProcessorsSwitch(t *testing.T) {
 	p.hashing(false)
 	time.Sleep(2 * idle)
 	want("stopped, the hasher idle", 2)
+}
+
+// While hashes run, onHashing caps Go's memory at room for the hashes'
+// blocks above the live heap at least, and takes the spare processor back;
+// once none runs, the cap goes at once and the spare after the idle wait.
+func TestOnHashingCapsMemory(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	if onHashing(nil, nil, 0) != nil {
+		t.Fatal("onHashing with neither processors nor a tuner: want no OnBusy function")
+	}
+	runtime.GOMAXPROCS(2)
+	p := &processors{cores: 2, spare: 3, idleAfter: 20 * time.Millisecond}
+	p.start()
+	defer p.stop()
+	tu := gcfloor.Start(gcHeapFloor)
+	defer tu.Stop()
+	room := hashingRoom(2)
+	if want := uint64(2*19+16) << 20; room != want {
+		t.Fatalf("hashingRoom(2) = %d, want %d (two 19 MiB blocks and 16 MiB)", room, want)
+	}
+	f := onHashing(p, tu, room)
+
+	f(true)
+	if lim := debug.SetMemoryLimit(-1); lim == math.MaxInt64 || lim < int64(room) {
+		t.Fatalf("memory limit %d while hashing, want one of at least %d", lim, room)
+	}
+	if n := runtime.GOMAXPROCS(0); n != 2 {
+		t.Fatalf("GOMAXPROCS %d while hashing, want 2", n)
+	}
+	f(false)
+	if lim := debug.SetMemoryLimit(-1); lim != math.MaxInt64 {
+		t.Fatalf("memory limit %d once no hash runs, want none", lim)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.GOMAXPROCS(0) != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("GOMAXPROCS %d 10 s after the last hash, want 3", runtime.GOMAXPROCS(0))
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	// GOGC or GOMEMLIMIT in the environment: no tuner, the limit untouched.
+	g := onHashing(p, nil, room)
+	g(true)
+	if lim := debug.SetMemoryLimit(-1); lim != math.MaxInt64 {
+		t.Fatalf("memory limit %d while hashing without a tuner, want none", lim)
+	}
+	g(false)
 }

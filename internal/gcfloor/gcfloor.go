@@ -14,9 +14,18 @@
 // the floor the heap may grow towards the floor before the next
 // collection; above that, nothing changes. The cost is memory: up to the
 // floor of heap while the server is busy.
+//
+// That free heap has a second cost when large short-lived blocks are
+// allocated (argon2id's 19 MiB per password hash): its free pages lie
+// between small objects, a block seldom fits in them, and the heap grows by
+// a whole block before the runtime gives as much back (RSS 15-20 MB higher
+// for a few milliseconds, in about half of the runs of the password step).
+// Tuner.Cap sets a memory limit while such blocks are allocated, so that
+// the runtime gives free pages back as it grows the heap.
 package gcfloor
 
 import (
+	"math"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -52,26 +61,80 @@ func Overridden(getenv func(string) string) bool {
 }
 
 // Start adjusts GOGC after every collection (see the package comment)
-// until stop is called, which puts back the runtime's default of 100.
-func Start(floor uint64) (stop func()) {
-	t := &tuner{floor: floor, last: -1}
+// until Stop.
+func Start(floor uint64) *Tuner {
+	t := &Tuner{floor: floor, last: -1}
 	t.sample = []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	t.adjust()
 	t.arm()
-	return func() {
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		t.stopped = true
-		debug.SetGCPercent(100)
-	}
+	return t
 }
 
-type tuner struct {
+// Tuner is the collector's tuning that Start began.
+type Tuner struct {
 	floor   uint64
 	sample  []metrics.Sample
 	mu      sync.Mutex
 	last    int // the GOGC last set, -1 before the first
 	stopped bool
+	capped  bool
+}
+
+// Stop puts back the runtime's defaults: GOGC 100 and no memory limit.
+func (t *Tuner) Stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stopped = true
+	debug.SetGCPercent(100)
+	t.uncap()
+}
+
+// capMetrics are what a memory limit is compared with (the runtime's
+// memory, less the heap given back to the system) and the live heap.
+var capMetrics = [...]string{"/memory/classes/total:bytes", "/memory/classes/heap/released:bytes", "/gc/heap/live:bytes"}
+
+// Cap sets a memory limit (debug.SetMemoryLimit) until Uncap and returns
+// it: the memory the runtime holds now, or the live heap plus need,
+// whichever is larger. need is what the coming large allocations hold at
+// once plus room for the rest of the program to grow meanwhile. With the
+// limit in force, a heap that must grow to fit a block gives the system as
+// much free memory back first. Cap does nothing after Stop, or on a
+// runtime without those metrics (it returns math.MaxInt64).
+func (t *Tuner) Cap(need uint64) int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return math.MaxInt64
+	}
+	var s [len(capMetrics)]metrics.Sample
+	for i, n := range capMetrics {
+		s[i].Name = n
+	}
+	metrics.Read(s[:])
+	for _, v := range s {
+		if v.Value.Kind() != metrics.KindUint64 {
+			return math.MaxInt64
+		}
+	}
+	held := s[0].Value.Uint64() - s[1].Value.Uint64()
+	limit := int64(min(max(held, s[2].Value.Uint64()+need), math.MaxInt64))
+	debug.SetMemoryLimit(limit)
+	t.capped = true
+	return limit
+}
+
+// Uncap lifts the limit that Cap set.
+func (t *Tuner) Uncap() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.uncap()
+}
+
+func (t *Tuner) uncap() {
+	if t.capped {
+		debug.SetMemoryLimit(math.MaxInt64)
+		t.capped = false
+	}
 }
 
 // sentinel is allocated for its cleanup, which runs after the collection
@@ -80,8 +143,8 @@ type tuner struct {
 // its own.
 type sentinel struct{ _ [32]byte }
 
-func (t *tuner) arm() {
-	runtime.AddCleanup(new(sentinel), func(t *tuner) {
+func (t *Tuner) arm() {
+	runtime.AddCleanup(new(sentinel), func(t *Tuner) {
 		if t.adjust() {
 			t.arm()
 		}
@@ -90,7 +153,7 @@ func (t *tuner) arm() {
 
 // adjust sets GOGC for the live heap the last collection left, and reports
 // whether the tuner still runs.
-func (t *tuner) adjust() bool {
+func (t *Tuner) adjust() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.stopped {

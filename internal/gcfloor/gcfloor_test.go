@@ -1,8 +1,10 @@
 package gcfloor
 
 import (
+	"math"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -51,8 +53,8 @@ func TestStartSetsPercentAfterCollections(t *testing.T) {
 	before := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(before)
 	const floor = 256 << 20 // far above this test's live heap
-	stop := Start(floor)
-	defer stop()
+	tu := Start(floor)
+	defer tu.Stop()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		runtime.GC()
@@ -66,7 +68,7 @@ func TestStartSetsPercentAfterCollections(t *testing.T) {
 			t.Fatalf("GOGC still %d after collections; want it raised for a live heap far under the floor", current())
 		}
 	}
-	stop()
+	tu.Stop()
 	if p := current(); p != 100 {
 		t.Fatalf("GOGC %d after stop, want 100", p)
 	}
@@ -85,4 +87,44 @@ func current() int {
 	p := debug.SetGCPercent(-1)
 	debug.SetGCPercent(p)
 	return p
+}
+
+// Cap sets a memory limit of at least the live heap plus need and at least
+// what the runtime holds; Uncap and Stop lift it; after Stop, Cap does
+// nothing.
+func TestCap(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(before)
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	tu := Start(32 << 20)
+	defer tu.Stop()
+
+	const need = 64 << 20
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}, {Name: "/gc/heap/live:bytes"}}
+	runtime.GC()
+	metrics.Read(s)
+	held, live := s[0].Value.Uint64()-s[1].Value.Uint64(), s[2].Value.Uint64()
+	got := tu.Cap(need)
+	if got < int64(live+need) || got+1<<20 < int64(held) || got == math.MaxInt64 {
+		t.Fatalf("Cap(64 MiB) = %d with %d live and %d held; want at least live+need and what is held", got, live, held)
+	}
+	if lim := debug.SetMemoryLimit(-1); lim != got {
+		t.Fatalf("memory limit %d after Cap, want the %d it returned", lim, got)
+	}
+
+	tu.Uncap()
+	if lim := debug.SetMemoryLimit(-1); lim != math.MaxInt64 {
+		t.Fatalf("memory limit %d after Uncap, want none", lim)
+	}
+	tu.Cap(need)
+	tu.Stop()
+	if lim := debug.SetMemoryLimit(-1); lim != math.MaxInt64 {
+		t.Fatalf("memory limit %d after Stop, want none", lim)
+	}
+	if got := tu.Cap(need); got != math.MaxInt64 {
+		t.Fatalf("Cap after Stop = %d, want math.MaxInt64 (nothing set)", got)
+	}
+	if lim := debug.SetMemoryLimit(-1); lim != math.MaxInt64 {
+		t.Fatalf("memory limit %d after Cap on a stopped tuner, want none", lim)
+	}
 }
