@@ -365,7 +365,11 @@ func onHashing(procs *processors, tuner *gcfloor.Tuner, need uint64) func(busy b
 
 // hashingRoom is the need given to gcfloor.Tuner.Cap while hashes run: the
 // blocks of workers hashes at once, and 16 MiB for the rest of the server
-// to grow meanwhile before the cap makes it collect more often.
+// to grow meanwhile before the cap makes it collect more often. A stored
+// hash with a larger memory cost than passhash.Default (verification
+// accepts up to passhash.MaxMemory) goes past the cap while it runs: the
+// limit is soft, so the hash still gets its memory, and the runtime
+// collects more often until it ends.
 func hashingRoom(workers int) uint64 {
 	return uint64(max(workers, 1))*uint64(passhash.Default.Memory)<<10 + 16<<20
 }
