@@ -158,7 +158,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		tuner = gcfloor.Start(gcHeapFloor)
 		defer tuner.Stop()
 	}
-	if f := onHashing(procs, tuner, hashingRoom(*hashWorkers)); f != nil {
+	room := hashingRoom(*hashWorkers)
+	if f := onHashing(procs, tuner, room); f != nil {
 		hasher.OnBusy(f)
 	}
 	s, err := server.Open(ctx, server.Config{
@@ -226,7 +227,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Info("garbage collector as the environment sets it (GOGC or GOMEMLIMIT)")
 	} else {
 		log.Info("garbage collector: the heap may grow to a floor before each collection, and is capped while password hashes run",
-			"floor_mib", gcHeapFloor>>20, "hashing_room_mib", hashingRoom(*hashWorkers)>>20)
+			"floor_mib", gcHeapFloor>>20, "hashing_room_mib", room>>20)
 	}
 	log.Info("mfad listening", "addr", ln.Addr().String(), "db", dbf.name())
 	fmt.Fprintf(stdout, "mfad listening on http://%s\n", ln.Addr())

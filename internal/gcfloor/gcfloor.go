@@ -65,6 +65,9 @@ func Overridden(getenv func(string) string) bool {
 func Start(floor uint64) *Tuner {
 	t := &Tuner{floor: floor, last: -1}
 	t.sample = []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	for _, n := range capMetrics {
+		t.capSample = append(t.capSample, metrics.Sample{Name: n})
+	}
 	t.adjust()
 	t.arm()
 	return t
@@ -72,12 +75,13 @@ func Start(floor uint64) *Tuner {
 
 // Tuner is the collector's tuning that Start began.
 type Tuner struct {
-	floor   uint64
-	sample  []metrics.Sample
-	mu      sync.Mutex
-	last    int // the GOGC last set, -1 before the first
-	stopped bool
-	capped  bool
+	floor     uint64
+	sample    []metrics.Sample // for adjust
+	capSample []metrics.Sample // capMetrics, for Cap
+	mu        sync.Mutex
+	last      int // the GOGC last set, -1 before the first
+	stopped   bool
+	capped    bool
 }
 
 // Stop puts back the runtime's defaults: GOGC 100 and no memory limit.
@@ -106,11 +110,8 @@ func (t *Tuner) Cap(need uint64) int64 {
 	if t.stopped {
 		return math.MaxInt64
 	}
-	var s [len(capMetrics)]metrics.Sample
-	for i, n := range capMetrics {
-		s[i].Name = n
-	}
-	metrics.Read(s[:])
+	s := t.capSample
+	metrics.Read(s)
 	for _, v := range s {
 		if v.Value.Kind() != metrics.KindUint64 {
 			return math.MaxInt64

@@ -100,7 +100,10 @@ func TestCap(t *testing.T) {
 	defer tu.Stop()
 
 	const need = 64 << 20
-	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}, {Name: "/gc/heap/live:bytes"}}
+	s := make([]metrics.Sample, len(capMetrics)) // total, released, live
+	for i, n := range capMetrics {
+		s[i].Name = n
+	}
 	runtime.GC()
 	metrics.Read(s)
 	held, live := s[0].Value.Uint64()-s[1].Value.Uint64(), s[2].Value.Uint64()
